@@ -1,4 +1,4 @@
-"""The single attention head of the paper: parameters, forward pass and loss.
+r"""The single attention head of the paper: parameters, forward pass and loss.
 
 Row-vector conventions of the authors' code (book/notation.md). Dimension names
 in shape comments: ``N`` positions, ``d_x`` input width, ``d_k`` query/key width,

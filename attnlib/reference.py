@@ -32,6 +32,7 @@ __all__ = [
     "check_backward",
     "AUTOGRAD_TOL",
     "FD_TOL",
+    "LABELS",
 ]
 
 #: (rtol, atol) for closed form vs autograd: both are exact up to float64 rounding.
@@ -383,8 +384,8 @@ def _loss_from(params: Params, X: np.ndarray, y: np.ndarray, causal: bool) -> di
 
 #: Which cache entry each gradient field differentiates with respect to.
 _POINT = {"logits": "logits", "upstream": "out", "scores": "scores", "values": "v", "queries": "q", "keys": "k"}
-#: Display names, paper notation.
-_LABEL = {
+#: Display name of each Grads field in reports, in paper notation.
+LABELS = {
     "W_Q": "dL/dW_Q", "W_K": "dL/dW_K", "W_V": "dL/dW_V", "W_O": "dL/dW_O",
     "logits": "dL/dz", "upstream": "u = dL/do", "compat": "b = dL/dalpha", "advantage": "A",
     "scores": "dL/ds", "values": "dL/dv", "queries": "dL/dq", "keys": "dL/dk",
@@ -432,7 +433,7 @@ def check_backward(
         raise TypeError(f"grads must be an attnlib.Grads, got {type(grads).__name__}")
     ref = autograd_grads(params, X, y, causal=causal)
     checks = [
-        _compare(_LABEL[name], "autograd", getattr(grads, name), getattr(ref, name), AUTOGRAD_TOL) for name in _LABEL
+        _compare(LABELS[name], "autograd", getattr(grads, name), getattr(ref, name), AUTOGRAD_TOL) for name in LABELS
     ]
     tolerances = {"autograd": AUTOGRAD_TOL}
     if finite_diff:
@@ -442,5 +443,5 @@ def check_backward(
         for name, f in loss_from.items():
             point = weights[name] if name in weights else getattr(cache, _POINT[name])
             fd = finite_differences(f, point, eps=eps)
-            checks.append(_compare(_LABEL[name], "finite differences", getattr(grads, name), fd, FD_TOL))
+            checks.append(_compare(LABELS[name], "finite differences", getattr(grads, name), fd, FD_TOL))
     return GradCheckReport(tuple(checks), tolerances)

@@ -1,0 +1,87 @@
+"""Every chapter is a Jupytext pair in sync, executed top to bottom, and in the book.
+
+nbval (run by ``make test``) separately proves that the stored outputs equal a
+fresh run; these tests prove there *are* outputs to compare, from one clean
+top-to-bottom execution, and that the text twin says the same as the notebook.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+from jupytext.compare import compare_notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+IDS = [p.stem for p in NOTEBOOKS]
+
+
+def test_there_are_chapters():
+    assert NOTEBOOKS, "notebooks/ holds no .ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_pair_is_in_sync(path):
+    twin = path.with_suffix(".md")
+    assert twin.exists(), f"{path.name} has no MyST text twin {twin.name}"
+    from_ipynb = jupytext.read(path)
+    from_md = jupytext.read(twin)
+    assert from_ipynb.metadata.get("jupytext", {}).get("formats") == "ipynb,md:myst"
+    # Raises with a readable diff when a cell's source, type or tags differ.
+    compare_notebooks(from_md, from_ipynb, fmt="md:myst")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_outputs_come_from_one_clean_run(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code, f"{path.name} has no code cells"
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), (
+        f"{path.name}: execution counts {counts} are not 1..{len(code)}: "
+        "run `make notebooks` to execute it top to bottom from a clean kernel"
+    )
+    assert sum(len(c.outputs) for c in code) > 0, f"{path.name} was committed without outputs"
+    for index, cell in enumerate(code, 1):
+        for out in cell.outputs:
+            assert out.output_type != "error", f"{path.name}: code cell {index} stored an error: {out.get('ename')}"
+            if out.output_type == "stream":
+                assert out.name != "stderr" or not out.text.strip(), (
+                    f"{path.name}: code cell {index} wrote to stderr: {out.text[:200]!r}"
+                )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_figure_is_rendered_as_png(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "text/plain" in data and data["text/plain"].startswith("<Figure"):
+                assert "image/png" in data, f"{path.name}: a figure was stored without its image"
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():
+    files = _toc_files()
+    for path in NOTEBOOKS:
+        assert f"notebooks/{path.stem}" in files, f"{path.name} is not in _toc.yml"
+    for entry in files:
+        matches = [p for p in ROOT.glob(entry + ".*") if p.suffix in (".md", ".ipynb")]
+        assert matches, f"_toc.yml lists {entry}, which does not exist"
+
+
+def test_text_twins_are_not_built_as_documents():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert "notebooks/*.md" in config["exclude_patterns"]
