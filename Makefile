@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: help venv book test unit notebooks-test book-html notebooks clean
+.PHONY: help venv book test unit notebooks-test book-html browser-test notebooks clean
 
 help:
 	@echo "make book   - build the rendered book (_build/html/index.html)"
@@ -32,15 +32,21 @@ book-html:
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests attnlib --doctest-modules -p no:cacheprovider -q
+	$(BIN)/python -m pytest tests attnlib --doctest-modules --ignore=tests/browser -p no:cacheprovider -q
 
 notebooks-test: $(STAMP)
 	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg -q -p no:cacheprovider
+
+# The rendered book in headless Chromium (skipped with a note when Chromium is missing,
+# a failure when ATTNLIB_REQUIRE_BROWSER=1, as in CI). Screenshots: _build/screenshots/.
+browser-test: $(STAMP)
+	$(BIN)/python -m pytest tests/browser -p no:cacheprovider -q
 
 test: $(STAMP)
 	$(MAKE) unit
 	$(MAKE) notebooks-test
 	$(MAKE) book-html
+	$(MAKE) browser-test
 
 # After editing a chapter (either twin): sync the pair, execute from a clean kernel, store outputs.
 # make notebooks NB=notebooks/01_cross_entropy.ipynb runs one chapter only.

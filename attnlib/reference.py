@@ -87,7 +87,8 @@ class GradCheckReport:
     >>> print(report)  # doctest: +NORMALIZE_WHITESPACE
     quantity   shape   finite differences
     dL/dz      (2,)    ok  |Δ|max ...
-    all 1 comparisons agree (finite differences: rtol 1e-05, atol 1e-08)
+    all 1 comparisons agree
+    tolerances: finite differences: rtol 1e-05, atol 1e-08
     """
 
     checks: tuple[Check, ...]
@@ -138,7 +139,8 @@ class GradCheckReport:
             lines.append(name.ljust(width) + shapes[name].ljust(swidth) + "".join(cells).rstrip())
         tol = "; ".join(f"{r}: rtol {self.tolerances[r][0]:.0e}, atol {self.tolerances[r][1]:.0e}" for r in references)
         verdict = "agree" if self.passed else f"DISAGREE in {len(self.failures)} place(s)"
-        lines.append(f"all {len(self.checks)} comparisons {verdict} ({tol})")
+        lines.append(f"all {len(self.checks)} comparisons {verdict}")
+        lines.append(f"tolerances: {tol}")
         return "\n".join(lines)
 
     __repr__ = __str__

@@ -85,3 +85,21 @@ def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():
 def test_text_twins_are_not_built_as_documents():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert "notebooks/*.md" in config["exclude_patterns"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_figures_are_opaque_for_dark_mode(path):
+    """A transparent figure with black text disappears on the dark theme."""
+    import base64
+    import io
+
+    import matplotlib.image as mpimg
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            png = out.get("data", {}).get("image/png")
+            if png:
+                pixels = mpimg.imread(io.BytesIO(base64.b64decode(png)), format="png")
+                if pixels.shape[-1] == 4:
+                    assert pixels[..., 3].min() == 1.0, f"{path.name}: a figure has transparent pixels"
