@@ -11,10 +11,18 @@ references that check them. Chapters import everything from here.
 True
 """
 
-from . import reference
+from . import costs, reference, responsibility, routing
 from .gradients import Grads, backward
 from .model import Cache, Params, causal_mask, forward, init_params, loss, masked_softmax
-from .softmax import cross_entropy, cross_entropy_grad, log_softmax, logsumexp, softmax, softmax_jacobian
+from .softmax import (
+    cross_entropy,
+    cross_entropy_grad,
+    log_softmax,
+    logsumexp,
+    softmax,
+    softmax_backward,
+    softmax_jacobian,
+)
 
 __version__ = "0.1.0"
 
@@ -32,7 +40,11 @@ __all__ = [
     "log_softmax",
     "logsumexp",
     "softmax_jacobian",
+    "softmax_backward",
     "cross_entropy",
     "cross_entropy_grad",
     "reference",
+    "routing",
+    "responsibility",
+    "costs",
 ]

@@ -83,7 +83,7 @@ def backward(params: Params, cache: Cache, y) -> Grads:
 
     Notes
     -----
-    The routing law (chapter 3, eq. ``routing-law``) and the value law
+    The routing law (chapter 3, eq. ``route-law``) and the value law
     (chapter 4, eq. ``value-law``) are the lines marked below.
 
     Examples

@@ -1,4 +1,4 @@
-"""Softmax, log-sum-exp and cross-entropy: the first rung of the ladder (chapter 1).
+"""Softmax, log-sum-exp, cross-entropy, and the softmax's backward pass (chapters 1 and 2).
 
 Dimension names used in shape comments: ``C`` classes, ``N`` positions (rows).
 All functions act on the last axis, so a single logit vector ``(C,)`` and a
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, as_labels
+from ._validate import as_float_array, as_float_matrix, as_labels
 
 __all__ = [
     "logsumexp",
     "softmax",
     "log_softmax",
     "softmax_jacobian",
+    "softmax_backward",
     "cross_entropy",
     "cross_entropy_grad",
 ]
@@ -102,6 +103,45 @@ def softmax_jacobian(p) -> np.ndarray:
     """
     p = as_float_array(p, "p", ndim=1)
     return np.diag(p) - np.outer(p, p)  # (C, C)
+
+
+def softmax_backward(alpha, g) -> np.ndarray:
+    r"""The gradient with respect to the scores, given the gradient with respect to attention.
+
+    Parameters
+    ----------
+    alpha : array_like, shape (N, N)
+        Attention: each row a probability vector over keys, zero where masked.
+    g : array_like, shape (N, N)
+        Upstream gradient :math:`g_{ij} = \partial L / \partial \alpha_{ij}`
+        (any values; entries at masked keys are ignored).
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, N)
+        :math:`\partial L/\partial s_{ik} = \alpha_{ik}\bigl(g_{ik} - \sum_j \alpha_{ij} g_{ij}\bigr)`:
+        zero where ``alpha`` is zero, and every row sums to zero.
+
+    Notes
+    -----
+    Chapter 2, eq. ``attn-softmax-backward``: row ``i`` is
+    :math:`J_i^\top g_i` with the Jacobian :math:`J_i = \mathrm{diag}(\alpha_i) - \alpha_i\alpha_i^\top`
+    (eq. ``softmax-jacobian``), computed in :math:`O(N)` per row instead of
+    :math:`O(N^2)`. Chapter 3 applies it with :math:`g = b`.
+
+    Examples
+    --------
+    >>> alpha = np.array([[1.0, 0.0], [0.25, 0.75]])
+    >>> softmax_backward(alpha, np.array([[3.0, 9.0], [1.0, -1.0]]))
+    array([[ 0.   ,  0.   ],
+           [ 0.375, -0.375]])
+    """
+    alpha = as_float_matrix(alpha, "alpha")
+    g = as_float_matrix(g, "g")
+    if g.shape != alpha.shape:
+        raise ValueError(f"g must have the shape of alpha {alpha.shape}, got {g.shape}")
+    expected_g = (alpha * g).sum(axis=1, keepdims=True)  # (N, 1)  E_{alpha_i}[g] = sum_j alpha_ij g_ij
+    return alpha * (g - expected_g)  # (N, N)
 
 
 def cross_entropy(z, y) -> float:

@@ -7,5 +7,22 @@ One module per chapter; every checker returns a
 
 from ._core import Case, CheckResult, Mistake, run_checker
 from .ch01 import check_cross_entropy_grad
+from .ch02 import check_softmax_backward
+from .ch03 import check_score_grad, check_score_grad_from_probs
+from .ch04 import check_value_grad, check_weighted_mean
+from .ch05 import check_query_key_grads, check_weight_grads
 
-__all__ = ["Case", "CheckResult", "Mistake", "run_checker", "check_cross_entropy_grad"]
+__all__ = [
+    "Case",
+    "CheckResult",
+    "Mistake",
+    "run_checker",
+    "check_cross_entropy_grad",
+    "check_softmax_backward",
+    "check_score_grad",
+    "check_score_grad_from_probs",
+    "check_value_grad",
+    "check_weighted_mean",
+    "check_query_key_grads",
+    "check_weight_grads",
+]

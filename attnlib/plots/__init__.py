@@ -1,6 +1,20 @@
 """Drawing helpers for the chapters. They only draw: arrays (or a History) in, axes out."""
 
 from .basic import curves, grouped_bars, heatmap
+from .costs import flops_by_line, flops_vs_length
+from .routing import step_size_errors
 from .style import BOOK_STYLE, use_book_style
+from .values import error_signal_arrows, value_update_quiver
 
-__all__ = ["BOOK_STYLE", "use_book_style", "curves", "grouped_bars", "heatmap"]
+__all__ = [
+    "BOOK_STYLE",
+    "use_book_style",
+    "curves",
+    "grouped_bars",
+    "heatmap",
+    "flops_by_line",
+    "flops_vs_length",
+    "step_size_errors",
+    "error_signal_arrows",
+    "value_update_quiver",
+]
