@@ -1,0 +1,49 @@
+"""The chapters' check cells can fail: break one sign in attnlib and a chapter stops.
+
+Each case runs a chapter notebook from a clean kernel after a first cell that
+replaces ``attnlib.backward`` with a version whose one field has its sign
+flipped. The chapter must then stop with an ``AssertionError`` in a check cell,
+which is what makes ``make test`` (nbval) and the book fail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+SABOTAGE = """
+import dataclasses
+import attnlib
+import attnlib.gradients
+
+_honest_backward = attnlib.gradients.backward
+
+def _broken_backward(*args, **kwargs):
+    grads = _honest_backward(*args, **kwargs)
+    return dataclasses.replace(grads, {field}=-getattr(grads, "{field}"))
+
+attnlib.backward = attnlib.gradients.backward = _broken_backward
+"""
+
+
+@pytest.mark.parametrize(
+    "chapter, field",
+    [
+        ("03_routing_law", "scores"),  # the routing law's sign
+        ("04_value_updates", "values"),  # the value law's sign
+        ("05_full_backward", "W_Q"),  # one weight gradient
+    ],
+)
+def test_a_flipped_sign_stops_the_chapter(chapter, field):
+    nb = nbformat.read(NOTEBOOKS / f"{chapter}.ipynb", as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(SABOTAGE.format(field=field)))
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
+    with pytest.raises(CellExecutionError) as excinfo:
+        client.execute()
+    assert "AssertionError" in str(excinfo.value), str(excinfo.value)[-2000:]
