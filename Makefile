@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: help venv book test unit notebooks-test book-html browser-test notebooks clean
+.PHONY: help venv book test unit notebooks-test book-html browser-test notebooks clean book-without-solutions assignments
 
 help:
 	@echo "make book   - build the rendered book (_build/html/index.html)"
@@ -30,6 +30,15 @@ book: $(STAMP) book-html
 
 book-html:
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
+
+# The same book with every solution removed (for instructors), in _build/no-solutions/.
+book-without-solutions: $(STAMP)
+	BOOK_HIDE_SOLUTIONS=1 $(BIN)/jupyter-book build . $(JB_FLAGS) --path-output _build/no-solutions
+	@echo "Open: file://$(CURDIR)/_build/no-solutions/_build/html/index.html"
+
+# Student notebooks (solutions stripped, stubs that raise NotImplementedError) and instructor ones.
+assignments: $(STAMP)
+	$(BIN)/python -m attnlib assignments build _build/assignments
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests attnlib --doctest-modules --ignore=tests/browser -p no:cacheprovider -q

@@ -1,0 +1,112 @@
+"""Student notebooks leak no solution, run with stubs, and pass with the solutions pasted back."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from attnlib.assignments import (
+    build_assignments,
+    paste_solutions,
+    solution_texts,
+    strip_solution_directives,
+    student_notebook,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+IDS = [p.stem for p in CHAPTERS]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return build_assignments(tmp_path_factory.mktemp("assignments"))
+
+
+def test_build_writes_both_versions_and_zips(built):
+    assert sorted(p.name for p in built.student_dir.glob("*.ipynb")) == [p.name for p in CHAPTERS]
+    assert sorted(p.name for p in built.instructor_dir.glob("*.ipynb")) == [p.name for p in CHAPTERS]
+    for archive, folder in [(built.student_zip, built.student_dir), (built.instructor_zip, built.instructor_dir)]:
+        with zipfile.ZipFile(archive) as z:
+            assert sorted(z.namelist()) == sorted(p.name for p in folder.glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_student_notebook_leaks_no_solution(built, path):
+    instructor = nbformat.read(path, as_version=4)
+    secrets = solution_texts(instructor)
+    assert secrets, f"{path.name} has no marked solutions to strip"
+    raw = (built.student_dir / path.name).read_text()  # cells, outputs, metadata, attachments: all of it
+    text = json.loads(raw)
+    flat = json.dumps(text, ensure_ascii=False)
+    leaked = [line for line in secrets if line in flat or json.dumps(line, ensure_ascii=False)[1:-1] in flat]
+    assert not leaked, f"{path.name}: solution text in the student version: {leaked[:3]}"
+    student = nbformat.reads(raw, as_version=4)
+    for cell in student.cells:
+        assert "solution" not in cell.get("metadata", {}).get("tags", [])
+        assert not cell.get("attachments")
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+        else:
+            assert "{solution}" not in cell.source
+    assert "jupytext" not in student.metadata
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_no_launch_link_reaches_a_solution(built, path):
+    """A student notebook must not link to the full notebooks (Binder, Colab or the repository)."""
+    flat = (built.student_dir / path.name).read_text()
+    for url in re.findall(r"https?://[^\s\"')\]]+", flat):
+        assert "mybinder.org" not in url and "colab.research.google.com" not in url, url
+        assert not re.search(r"/notebooks/[^/]+\.(ipynb|md)", url), url
+
+
+def _execute(nb, path):
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path)}}).execute()
+    return nb
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_student_version_runs_and_checkers_report_failures(built, path):
+    student = nbformat.read(built.student_dir / path.name, as_version=4)
+    _execute(student, ROOT / "notebooks")  # raises if any cell crashes
+    stubs = [c for c in student.cells if "exercise-stub" in c.metadata.get("tags", [])]
+    assert stubs, f"{path.name} has no exercise stubs"
+    reports = "".join(o.get("text", "") for c in stubs for o in c.outputs)
+    if "check_" in "".join(c.source for c in stubs):
+        assert "not implemented yet" in reports, reports[:500]
+        assert "correct on all" not in reports
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_solutions_pasted_back_pass(built, path):
+    instructor = nbformat.read(path, as_version=4)
+    student = nbformat.read(built.student_dir / path.name, as_version=4)
+    restored = _execute(paste_solutions(student, instructor), ROOT / "notebooks")
+    stubs = [c for c in restored.cells if "exercise-stub" in c.metadata.get("tags", [])]
+    reports = "".join(o.get("text", "") for c in stubs for o in c.outputs)
+    assert "not implemented" not in reports and "Hint:" not in reports, reports[:500]
+
+
+def test_strip_refuses_an_unclosed_solution():
+    with pytest.raises(ValueError, match="not closed"):
+        strip_solution_directives("```{solution} ex-1\nSecret.\n")
+
+
+def test_student_notebook_keeps_the_exercise_and_stubs_the_code():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("```{exercise} E\n:label: ex-e\nDo it.\n```\n\n```{solution} ex-e\nSecret answer here.\n```"),
+        nbformat.v4.new_code_cell("def f(x):\n    return 42 * x  # the secret\n\nresult = check_cross_entropy_grad(f)\nprint(result)\nassert result.passed", metadata={"tags": ["solution", "hide-cell"]}),
+    ]
+    student = student_notebook(nb)
+    assert "Do it." in student.cells[0].source and "Secret" not in student.cells[0].source
+    code = student.cells[1].source
+    assert "42" not in code and "NotImplementedError" in code and "assert" not in code
+    assert student.cells[1].metadata["tags"] == ["exercise-stub"]
