@@ -24,6 +24,19 @@ CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 IDS = [p.stem for p in CHAPTERS]
 
 
+def _all_lines(node):
+    """Every stripped line of every string anywhere in a JSON document."""
+    if isinstance(node, str):
+        yield from (line.strip() for line in node.split("\n"))
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _all_lines(key)
+            yield from _all_lines(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _all_lines(value)
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     return build_assignments(tmp_path_factory.mktemp("assignments"))
@@ -43,9 +56,8 @@ def test_student_notebook_leaks_no_solution(built, path):
     secrets = solution_texts(instructor)
     assert secrets, f"{path.name} has no marked solutions to strip"
     raw = (built.student_dir / path.name).read_text()  # cells, outputs, metadata, attachments: all of it
-    text = json.loads(raw)
-    flat = json.dumps(text, ensure_ascii=False)
-    leaked = [line for line in secrets if line in flat or json.dumps(line, ensure_ascii=False)[1:-1] in flat]
+    student_lines = set(_all_lines(json.loads(raw)))
+    leaked = [line for line in secrets if line in student_lines]
     assert not leaked, f"{path.name}: solution text in the student version: {leaked[:3]}"
     student = nbformat.reads(raw, as_version=4)
     for cell in student.cells:
@@ -110,3 +122,13 @@ def test_student_notebook_keeps_the_exercise_and_stubs_the_code():
     code = student.cells[1].source
     assert "42" not in code and "NotImplementedError" in code and "assert" not in code
     assert student.cells[1].metadata["tags"] == ["exercise-stub"]
+
+
+def test_the_leak_check_can_fail():
+    instructor = nbformat.read(CHAPTERS[0], as_version=4)
+    secret = solution_texts(instructor)[0]
+    student = student_notebook(instructor)
+    student.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=secret + "\n")] if (
+        student.cells[-1].cell_type == "code") else []
+    student.cells.append(nbformat.v4.new_markdown_cell(f"A hint that says too much:\n{secret}"))
+    assert secret in set(_all_lines(json.loads(nbformat.writes(student))))
