@@ -11,9 +11,12 @@ references that check them. Chapters import everything from here.
 True
 """
 
-from . import costs, reference, responsibility, routing
+from . import costs, engine, reference, responsibility, routing, tasks, training
+from .engine import Engine, run_sticky_chain, summarize_sticky_chain
 from .gradients import Grads, backward
 from .model import Cache, Params, causal_mask, forward, init_params, loss, masked_softmax
+from .tasks import Task, authors_initial_params, sticky_chain, transition_matrix
+from .training import History, LearningRates, steps_to_reach, train
 from .softmax import (
     cross_entropy,
     cross_entropy_grad,
@@ -47,4 +50,18 @@ __all__ = [
     "routing",
     "responsibility",
     "costs",
+    "tasks",
+    "training",
+    "engine",
+    "Task",
+    "transition_matrix",
+    "sticky_chain",
+    "authors_initial_params",
+    "LearningRates",
+    "History",
+    "train",
+    "steps_to_reach",
+    "Engine",
+    "run_sticky_chain",
+    "summarize_sticky_chain",
 ]

@@ -1,0 +1,850 @@
+"""The fast engine for the sticky-chain experiment: many runs, closed-form gradients, float32.
+
+:func:`attnlib.training.train` is the readable float64 truth; this module
+computes the same thing fast enough to redo the paper's whole table (5 seeds x
+2 arms x 1000 full-batch steps on ``N = 1999`` positions) in about a minute
+or less on two CPU cores (``benchmarks/README.md`` has the measured figures).
+It uses no autograd: every gradient is one of the book's closed forms, and the
+tests check it against :func:`attnlib.backward` and :func:`attnlib.training.train`.
+
+How it is fast
+--------------
+* **Row blocks, forward and backward fused.** Everything a query row needs is
+  row-local once its attention row is known: ``o_i``, ``p_i``, the upstream
+  gradient ``u_i = (p_i - e_{y_i}) W_O^T / N`` and the routing baseline
+  ``E_{alpha_i}[b] = u_i . o_i`` (no ``N x N`` product needed). So the rows
+  are cut into blocks, and each block's forward *and* backward are done in
+  one visit to its ``(B, c)`` slab of scores; no ``N x N`` matrix is ever held.
+* **Causal structure.** Block ``[r0, r1)`` only looks at columns ``j < r1``;
+  the only waste is the upper triangle of the block's own ``B x B`` corner.
+* **Four GEMMs and two elementwise passes per slab**::
+
+      E = exp([q_i, m_i] . [k_j, -1])          GEMM (k = d_k+1, the shift folded in) + exp
+      [E X, l] = E [X, 1]                       GEMM: alpha X (hence o_i and z_i) and row sums
+      G = E * ([u~_i, E[b]_i] . [x_j, -1])      GEMM + multiply: G = N l_i dL/ds_ij (routing law)
+      G X                                       GEMM: (dL/dS) X
+
+  using ``b_ij = u_i . v_j = u~_i . x_j`` with ``u~_i = u_i W_V^T``. Then no
+  more ``N x N`` work: with ``A = W_Q W_K^T / sqrt(d_k)`` the score gradient
+  reaches the weights only through ``dL/dA = X^T (dL/dS) X``, so
+  ``dW_Q = (dL/dA) W_K / sqrt(d_k)`` and ``dW_K = (dL/dA)^T W_Q / sqrt(d_k)``;
+  the value law enters as ``dW_V = X^T alpha^T U = (alpha X)^T U``; and
+  ``dW_O = O^T dL/dZ``.
+* **A safe shift without a max pass.** ``m_i = |q_i| max_{j<r1} |k_j|`` bounds
+  every score in the row (Cauchy-Schwarz), so ``exp`` cannot overflow; if the
+  bound were ever so loose that a row sum fell below ``1e-30``, the step is
+  redone with exact row maxima.
+* **All runs at once.** Runs (seeds x arms, each with its own ``X``, ``y``,
+  weights and per-matrix learning rates) are stacked on a batch axis and
+  advanced together with ``torch.bmm``; for big jobs they are split over one
+  worker process per core.
+* **Few small calls.** Every slice the loop needs is made once; per-row
+  results go to block-major buffers so each ``bmm`` writes contiguous memory;
+  logits are kept as ``(C, B)`` because a softmax over a short last axis is
+  slow in torch.
+
+Dimension names in shape comments: ``R`` runs in a group, ``N`` positions,
+``B`` rows in a block, ``c`` columns a block sees, ``d_x, d_k, d_v``, ``C``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ._validate import as_bool, as_float_matrix, as_labels, as_positive_int
+from .model import Params
+from .training import (
+    RECORDABLE,
+    History,
+    LearningRates,
+    _check_record,
+    _check_snapshot_every,
+    _snapshot_steps,
+    predictive_metrics,
+)
+
+__all__ = ["Engine", "StepGrads", "run_sticky_chain", "summarize_sticky_chain", "row_blocks", "PAPER_STICKY_CHAIN"]
+
+#: A row sum of shifted exponentials below this means the Cauchy-Schwarz shift was too loose.
+_TINY_ROW_SUM = 1e-30
+
+
+def row_blocks(n: int, *, causal: bool = True, budget: int = 160_000, max_block: int = 128, min_block: int = 16):
+    """Cut ``n`` query rows into blocks of at most ``budget`` score entries each.
+
+    Block ``[r0, r1)`` sees columns ``[0, r1)`` when causal (``[0, n)``
+    otherwise), so early blocks can be taller for the same cache footprint.
+
+    Returns
+    -------
+    list of (r0, r1, c) tuples
+        ``c`` is the number of columns the block reads.
+
+    Examples
+    --------
+    >>> row_blocks(10, budget=30, max_block=4, min_block=2)
+    [(0, 4, 4), (4, 7, 7), (7, 10, 10)]
+    >>> row_blocks(6, causal=False, budget=12, max_block=4, min_block=1)
+    [(0, 2, 6), (2, 4, 6), (4, 6, 6)]
+    """
+    n = as_positive_int(n, "n")
+    causal = as_bool(causal, "causal")
+    blocks = []
+    r0 = 0
+    while r0 < n:
+        width = n if not causal else None
+        b = max_block
+        while b > min_block and b * (width if width is not None else min(n, r0 + b)) > budget:
+            b -= 1
+        r1 = min(n, r0 + b)
+        blocks.append((r0, r1, r1 if causal else n))
+        r0 = r1
+    return blocks
+
+
+@dataclass(frozen=True)
+class StepGrads:
+    """Closed-form gradients of one step for a batch of runs (from :meth:`Engine.gradients`).
+
+    Attributes
+    ----------
+    loss : (R,)
+    W_Q, W_K : (R, d_x, d_k)
+    W_V : (R, d_x, d_v)
+    W_O : (R, d_v, C)
+    scores : (R, N, N) or None
+        ``dL/dS`` (routing law), zero above the diagonal when causal.
+        Assembled only when asked for: this is the one place the engine builds
+        a full ``N x N`` matrix, for testing.
+    values : (R, N, d_v) or None
+        ``dL/dV = alpha^T U`` (value law), when asked for.
+    """
+
+    loss: np.ndarray
+    W_Q: np.ndarray
+    W_K: np.ndarray
+    W_V: np.ndarray
+    W_O: np.ndarray
+    scores: np.ndarray | None = None
+    values: np.ndarray | None = None
+
+
+class _Group:
+    """A batch of ``R`` runs advanced together by one thread (float32 torch tensors).
+
+    Layout. Per-run inputs are run-major ``(R, N, .)``. Per-row results of the
+    block loop live in flat *block-major* buffers: block ``b`` owns one
+    contiguous ``(R, B_b, .)`` (or ``(R, ., B_b)``) slice, so every ``bmm``
+    writes contiguous output; one ``index_select`` per step puts each buffer
+    back in run order. Logits and ``dz`` are kept transposed, ``(R, C, B)``,
+    because a softmax over a short last axis (``C = 8``) is slow in torch.
+    """
+
+    def __init__(self, X, y, weights, lrs, *, causal, blocks, n_classes):
+        import torch
+
+        self.torch = torch
+        R, N, d_x = X.shape
+        C = n_classes
+        self.R, self.N, self.d_x, self.C = R, N, d_x, C
+        self.d_k = weights["W_Q"].shape[2]
+        self.d_v = weights["W_V"].shape[2]
+        self.causal, self.blocks = causal, blocks
+        f32 = torch.float32
+        self.X = torch.as_tensor(X, dtype=f32).contiguous()  # (R, N, d_x)
+        self.XT = self.X.transpose(1, 2).contiguous()  # (R, d_x, N)
+        self.X1Tn = torch.cat([self.XT, -torch.ones(R, 1, N)], dim=1).contiguous()  # (R, d_x+1, N)  [x_j; -1]
+        self.X1 = torch.cat([self.X, torch.ones(R, N, 1)], dim=2).contiguous()  # (R, N, d_x+1)  [x_j, 1]
+        self.W = {k: torch.as_tensor(w, dtype=f32).contiguous() for k, w in weights.items()}  # each (R, ., .)
+        self.lr = {k: torch.as_tensor(v, dtype=f32).view(R, 1, 1) for k, v in lrs.items()}  # each (R, 1, 1)
+        # Block-major bookkeeping.
+        row_pos = torch.empty(R, N, dtype=torch.long)  # (R, N)  where row (r, i) sits, rows of width w
+        col_pos = torch.empty(R, C, N, dtype=torch.long)  # (R, C, N)  where entry (r, c, i) of a (R, C, B) slice sits
+        last_col = torch.empty(N, dtype=torch.long)  # (N,)  last column the row's block sees
+        run = torch.arange(R)[:, None]  # (R, 1)
+        for r0, r1, c in blocks:
+            B = r1 - r0
+            i = torch.arange(B)[None, :]  # (1, B)
+            row_pos[:, r0:r1] = R * r0 + run * B + i
+            col_pos[:, :, r0:r1] = R * C * r0 + run[:, :, None] * C * B + torch.arange(C)[None, :, None] * B + i[:, None]
+            last_col[r0:r1] = c - 1
+        self.row_perm = row_pos.reshape(-1)  # (R*N,)
+        self.col_perm = col_pos.reshape(-1)  # (R*C*N,)
+        self.last_col = last_col
+        self.y = torch.as_tensor(y, dtype=torch.long).contiguous()  # (R, N)
+        onehotT = torch.nn.functional.one_hot(self.y, C).to(f32).transpose(1, 2)  # (R, C, N)
+        self.onehotT_bm = torch.empty(R * C * N)  # block-major (R, C, B) slices
+        self.onehotT_bm[self.col_perm] = onehotT.reshape(-1)
+        # Buffers, reused every step.
+        self.QKa = torch.empty(R, N, self.d_k + 1)  # (R, N, d_k+1)  [q_i / sqrt(d_k), m_i]
+        self.KT1 = torch.empty(R, self.d_k + 1, N)  # (R, d_k+1, N)  [k_j; -1]
+        self.KT1[:, self.d_k] = -1.0
+        self.rows = {name: torch.empty(R * N * w) for name, w in
+                     (("EX1", d_x + 1), ("Uc", d_x + 1), ("GX", d_x), ("ZT", C), ("dzT", C))}  # fmt: skip
+        self.W_VOT0 = torch.zeros(R, C, d_x + 1)  # (R, C, d_x+1)  [(W_V W_O)^T, 0]
+        slab = max((r1 - r0) * c for r0, r1, c in blocks)
+        self.E_buf = torch.empty(R * slab)  # (R, B, c) slabs: E = exp(S - m)
+        self.G_buf = torch.empty(R * slab)  # (R, B, c) slabs: N l_i dL/ds_ij
+        self.views = [self._make_views(r0, r1, c) for r0, r1, c in blocks]
+        self.fallbacks = 0
+
+    def _make_views(self, r0, r1, c) -> SimpleNamespace:
+        """Every slice the block loop touches, made once (slicing costs as much as a small op)."""
+        R, B, d_x, C = self.R, r1 - r0, self.d_x, self.C
+        v = SimpleNamespace(r0=r0, r1=r1, c=c)
+        v.QKa, v.KT1 = self.QKa[:, r0:r1], self.KT1[:, :, :c]  # (R, B, d_k+1), (R, d_k+1, c)
+        v.X1, v.X1Tn, v.X = self.X1[:, :c], self.X1Tn[:, :, :c], self.X[:, :c]  # (R, c, .)
+        v.E = self.E_buf[: R * B * c].view(R, B, c)  # (R, B, c)
+        v.G = self.G_buf[: R * B * c].view(R, B, c)  # (R, B, c)
+        v.E_corner = v.E[:, :, r0:r1]  # (R, B, B)  the block's own keys
+        v.EX1 = self._block("EX1", r0, r1)  # (R, B, d_x+1)
+        v.EX_T = v.EX1[:, :, :d_x].transpose(1, 2)  # (R, d_x, B)
+        v.l_row = v.EX1[:, None, :, d_x]  # (R, 1, B)
+        v.ZT = self._block("ZT", r0, r1, transposed=True)  # (R, C, B)
+        v.dzT = self._block("dzT", r0, r1, transposed=True)  # (R, C, B)
+        v.dz = v.dzT.transpose(1, 2)  # (R, B, C)
+        v.onehotT = self.onehotT_bm[R * C * r0 : R * C * r1].view(R, C, B)  # (R, C, B)
+        v.Uc = self._block("Uc", r0, r1)  # (R, B, d_x+1)
+        v.c_col = v.Uc[:, :, d_x]  # (R, B)
+        v.GX = self._block("GX", r0, r1)  # (R, B, d_x)
+        return v
+
+    # ------------------------------------------------------------------ helpers
+    def _block(self, name, r0, r1, transposed=False):
+        """Block [r0, r1) of a block-major buffer: a contiguous (R, B, w) or (R, w, B) view."""
+        buf = self.rows[name]
+        w = buf.numel() // (self.R * self.N)
+        part = buf[self.R * r0 * w : self.R * r1 * w]
+        return part.view(self.R, w, r1 - r0) if transposed else part.view(self.R, r1 - r0, w)
+
+    def _run_major(self, name, transposed=False):
+        """A block-major buffer in run order: (R, N, w), or (R, w, N) for the transposed ones."""
+        buf = self.rows[name]
+        w = buf.numel() // (self.R * self.N)
+        if transposed:
+            return buf.index_select(0, self.col_perm).view(self.R, w, self.N)
+        return buf.view(-1, w).index_select(0, self.row_perm).view(self.R, self.N, w)
+
+    def _prepare(self, exact: bool):
+        """Per-step projections, the score shifts, and W_V W_O."""
+        torch = self.torch
+        W, d_k = self.W, self.d_k
+        Q = torch.bmm(self.X, W["W_Q"]).mul_(1.0 / math.sqrt(d_k))  # (R, N, d_k)  q_i / sqrt(d_k)
+        K = torch.bmm(self.X, W["W_K"])  # (R, N, d_k)
+        self.QKa[:, :, :d_k] = Q
+        self.KT1[:, :d_k] = K.transpose(1, 2)
+        if exact:
+            self.QKa[:, :, d_k] = 0.0  # set block by block
+        else:  # Cauchy-Schwarz: s_ij <= |q_i| max_{j < c} |k_j| =: m_i
+            k_max = torch.cummax(torch.linalg.vector_norm(K, dim=2), dim=1).values  # (R, N)
+            torch.mul(torch.linalg.vector_norm(Q, dim=2), k_max[:, self.last_col], out=self.QKa[:, :, d_k])
+        W_VO = torch.bmm(W["W_V"], W["W_O"])  # (R, d_x, C)  z_i = (alpha X)_i W_V W_O
+        return Q, W_VO
+
+    def _slab(self, v: SimpleNamespace, W_VOT, exact: bool):
+        """Forward of a row block: E = exp(S - m), [E X, l] and the logits, (R, C, B)."""
+        torch = self.torch
+        torch.bmm(v.QKa, v.KT1, out=v.E)  # (R, B, c)  s_ij - m_i
+        if exact:  # the exact row max, for when the bound is too loose
+            if self.causal:
+                v.E_corner.masked_fill_(torch.ones(v.r1 - v.r0, v.r1 - v.r0, dtype=torch.bool).triu(1), -math.inf)
+            m = v.E.amax(dim=2)  # (R, B)
+            self.QKa[:, v.r0 : v.r1, self.d_k] = m
+            v.E.sub_(m[:, :, None])
+        v.E.exp_()  # (R, B, c)  e_ij = exp(s_ij - m_i) <= 1
+        if self.causal:
+            v.E_corner.tril_()  # keys after the query get weight 0
+        torch.bmm(v.E, v.X1, out=v.EX1)  # (R, B, d_x+1)  [sum_j e_ij x_j, l_i]
+        torch.bmm(W_VOT, v.EX_T, out=v.ZT)  # (R, C, B)  l_i z_i
+        v.ZT.div_(v.l_row)  # (R, C, B)  z_i = (alpha X)_i W_V W_O
+
+    # ------------------------------------------------------------------ one step
+    def step(self, want: frozenset, update: bool = True, dense: bool = False) -> dict:
+        """Loss (and extras) at the current weights, then the update; redone exactly if needed."""
+        out = self._step(want, dense, exact=False)
+        if not self._row_sums_ok():
+            self.fallbacks += 1
+            out = self._step(want, dense, exact=True)
+        if update:
+            for name, g in out["grads"].items():
+                self.W[name].sub_(g * self.lr[name])
+        return out
+
+    def _row_sums_ok(self) -> bool:
+        l_min = float(self.rows["EX1"].view(self.R * self.N, -1)[:, self.d_x].amin())
+        return l_min >= _TINY_ROW_SUM  # False for nan too
+
+    def _step(self, want: frozenset, dense: bool, exact: bool) -> dict:
+        torch = self.torch
+        R, N, d_x, C = self.R, self.N, self.d_x, self.C
+        W = self.W
+        Q, W_VO = self._prepare(exact)
+        self.W_VOT0[:, :, :d_x] = W_VO.transpose(1, 2)
+        W_VOT = self.W_VOT0[:, :, :d_x]  # (R, C, d_x)
+        want_dV = "value_grad_norm" in want or dense
+        if "score_grad_norm" in want:
+            gs2 = torch.zeros(R)  # (R,)
+        if want_dV:
+            W_OT = W["W_O"].transpose(1, 2) / N  # (R, C, d_v)
+            dVT = torch.zeros(R, self.d_v, N)  # (R, d_v, N)  (dL/dV)^T
+        if dense:
+            dS = torch.zeros(R, N, N)  # (R, N, N)  only for tests
+        for v in self.views:
+            self._slab(v, W_VOT, exact)  # v.E (R, B, c), v.EX1 (R, B, d_x+1), v.ZT (R, C, B)
+            torch._softmax(v.ZT, 1, False, out=v.dzT)  # (R, C, B)  p_i
+            v.dzT.sub_(v.onehotT)  # (R, C, B)  p_i - e_{y_i} = N dL/dz_i
+            torch.bmm(v.dz, self.W_VOT0, out=v.Uc)  # (R, B, d_x+1)  [N u~_i, 0], u~_i = u_i W_V^T
+            # N E_{alpha_i}[b] = N u_i . o_i = (p_i - e_{y_i}) . z_i   (no N x N product needed)
+            torch.linalg.vecdot(v.dzT, v.ZT, dim=1, out=v.c_col)
+            # b_ij = u_i . v_j = u~_i . x_j, so [N u~_i, N E[b]] . [x_j, -1] = N (b_ij - E_{alpha_i}[b])
+            torch.bmm(v.Uc, v.X1Tn, out=v.G)  # (R, B, c)
+            v.G.mul_(v.E)  # (R, B, c)  e_ij N (b_ij - E[b]) = N l_i dL/ds_ij: the routing law
+            torch.bmm(v.G, v.X, out=v.GX)  # (R, B, d_x)  N l_i ((dL/dS) X)_i
+            if "score_grad_norm" in want or want_dV:
+                l = v.EX1[:, :, d_x : d_x + 1]  # (R, B, 1)
+            if "score_grad_norm" in want:
+                gs2 += (torch.linalg.vector_norm(v.G, dim=2) / (N * l[:, :, 0])).square().sum(dim=1)
+            if want_dV:
+                U = torch.bmm(v.dz, W_OT)  # (R, B, d_v)  u_i = dL/do_i
+                dVT[:, :, : v.c] += torch.bmm((U / l).transpose(1, 2), v.E)  # (R, d_v, c)  value law, transposed
+            if dense:
+                dS[:, v.r0 : v.r1, : v.c] = v.G / (N * l)
+        # ---- per-step reductions, on whole buffers in run order
+        EX1 = self._run_major("EX1")  # (R, N, d_x+1)
+        l = EX1[:, :, d_x : d_x + 1]  # (R, N, 1)
+        AX = EX1[:, :, :d_x] / l  # (R, N, d_x)  (alpha X)_i
+        GX = self._run_major("GX").div_(l * N)  # (R, N, d_x)  ((dL/dS) X)_i
+        ZT = self._run_major("ZT", transposed=True)  # (R, C, N)
+        dzT = self._run_major("dzT", transposed=True)  # (R, C, N)
+        dA = torch.bmm(self.XT, GX)  # (R, d_x, d_x)  X^T (dL/dS) X, the gradient of A = W_Q W_K^T / sqrt(d_k)
+        AXdz = torch.bmm(AX.transpose(1, 2), dzT.transpose(1, 2)).mul_(1.0 / N)  # (R, d_x, C)  (alpha X)^T dL/dZ
+        scale = 1.0 / math.sqrt(self.d_k)
+        grads = {
+            "W_Q": torch.bmm(dA, W["W_K"]).mul_(scale),  # (R, d_x, d_k)
+            "W_K": torch.bmm(dA.transpose(1, 2), W["W_Q"]).mul_(scale),  # (R, d_x, d_k)
+            "W_V": torch.bmm(AXdz, W["W_O"].transpose(1, 2)),  # (R, d_x, d_v)  X^T (alpha^T U): value law
+            "W_O": torch.bmm(W["W_V"].transpose(1, 2), AXdz),  # (R, d_v, C)  O^T dL/dZ
+        }
+        logp = torch.log_softmax(ZT, dim=1)  # (R, C, N)
+        out = {"grads": grads, "loss": -logp.gather(1, self.y[:, None, :]).mean(dim=(1, 2))}
+        if "attn_entropy" in want:
+            # H_i = m_i + log l_i - sum_j alpha_ij s_ij, and sum_j alpha_ij s_ij = q_i . (alpha X)_i W_K
+            mean_s = torch.linalg.vecdot(Q, torch.bmm(AX, W["W_K"]), dim=2)  # (R, N)
+            H = self.QKa[:, :, self.d_k] + torch.log(l[:, :, 0]) - mean_s  # (R, N)
+            out["attn_entropy"] = H.mean(dim=1)
+        if "score_grad_norm" in want:
+            out["score_grad_norm"] = gs2.sqrt()
+        if "value_grad_norm" in want:
+            out["value_grad_norm"] = torch.linalg.vector_norm(dVT, dim=(1, 2))
+        if dense:
+            out["scores"] = dS
+            out["values"] = dVT.transpose(1, 2)
+        return out
+
+    def logits(self):
+        """Forward only, at the current weights: (R, N, C) float32 logits."""
+        for exact in (False, True):
+            _, W_VO = self._prepare(exact)
+            W_VOT = W_VO.transpose(1, 2).contiguous()  # (R, C, d_x)
+            for v in self.views:
+                self._slab(v, W_VOT, exact)
+            if self._row_sums_ok():
+                break
+            self.fallbacks += 1
+        return self._run_major("ZT", transposed=True).transpose(1, 2)  # (R, N, C)
+
+    def values(self):
+        return self.torch.bmm(self.X, self.W["W_V"])  # (R, N, d_v)
+
+
+def _run_group(group: dict, steps: int, want: frozenset, snap_steps, report) -> dict:
+    """Train one group of runs for ``steps`` updates; plain numpy results (picklable)."""
+    g = _Group(**group)
+    names = ("loss", *sorted(want))
+    per_step = {name: np.empty((g.R, steps)) for name in names}  # each (R, steps)
+    snaps = []
+    for t in range(steps):
+        if snap_steps is not None and t in snap_steps:
+            snaps.append(g.values().numpy().copy())  # (R, N, d_v)
+        out = g.step(want)
+        for name in names:
+            per_step[name][:, t] = out[name].numpy()
+        if report is not None:
+            report(t + 1)
+    if snap_steps is not None:
+        snaps.append(g.values().numpy().copy())  # (R, N, d_v)  after the last update
+    return {
+        "per_step": per_step,
+        "snaps": np.stack(snaps, axis=1) if snaps else None,  # (R, n_snap, N, d_v)
+        "logits": g.logits().numpy().copy(),  # (R, N, C)
+        "weights": {k: w.numpy().astype(np.float64) for k, w in g.W.items()},  # each (R, ., .)
+        "fallbacks": g.fallbacks,
+    }
+
+
+def _worker_main() -> None:
+    """Entry point of an engine worker process (see :meth:`Engine._run_in_processes`).
+
+    Reads one job from stdin, streams ``("progress", t)`` messages and finally
+    ``("done", result)`` (or ``("error", traceback)``) to the original stdout;
+    anything printed meanwhile goes to stderr instead.
+    """
+    import traceback
+    from multiprocessing.connection import Connection
+
+    out_fd = os.dup(1)
+    os.dup2(2, 1)  # keep stray prints off the message channel
+    inbox, outbox = Connection(0, writable=False), Connection(out_fd, readable=False)
+    try:
+        import torch
+
+        job = inbox.recv()
+        torch.set_num_threads(job["threads"])
+
+        def report(t):
+            outbox.send(("progress", t))
+
+        outbox.send(("done", _run_group(job["group"], job["steps"], job["want"], job["snap_steps"], report)))
+    except BaseException:  # report everything, including KeyboardInterrupt, to the parent
+        outbox.send(("error", traceback.format_exc()))
+    finally:
+        outbox.close()
+
+
+#: Below this much work (runs x steps x N^2) the engine stays in one process (about 0.5 s on one core).
+_PROCESS_WORK = 2e8
+
+
+class _single_torch_thread:
+    """Run torch single-threaded inside the block, then restore the caller's setting.
+
+    The block loop makes thousands of small calls per step; torch's intra-op
+    threads gain little on them (1.25x measured on 2 idle cores) and stall
+    badly at every barrier when another program holds a core (10x slower
+    measured). Parallelism comes from worker processes instead.
+    """
+
+    def __enter__(self):
+        import torch
+
+        self.saved = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.saved)
+        return False
+
+
+class Engine:
+    """Advance many independent runs of the head together, float32, closed-form gradients.
+
+    Parameters
+    ----------
+    runs : sequence of (X, y, params, lrs)
+        Each run's inputs ``(N, d_x)``, targets ``(N,)``, initial
+        :class:`~attnlib.Params` and :class:`~attnlib.training.LearningRates`.
+        All runs must share ``N`` and the weight shapes.
+    causal : bool, default True
+    workers : int, optional
+        Number of processes the runs are split over, this one included (each
+        with an equal share of the cores). ``None`` picks one per core for big jobs
+        (``runs x steps x N^2 >= 2e9``) and stays in this process otherwise.
+        Separate processes, not threads: two processes scale close to 2x on
+        two cores where threads (the GIL between many short torch calls) and
+        torch's own intra-op threads (barriers stall when another program
+        takes a core) do not.
+    block_budget, max_block : int
+        Row-block sizing (see :func:`row_blocks`); the defaults were measured
+        best on a 2-core machine.
+
+    Examples
+    --------
+    >>> from attnlib import init_params
+    >>> from attnlib.training import LearningRates, train
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((40, 4)); y = rng.integers(0, 3, 40)
+    >>> p = init_params(4, 3, 2, 3, scale=0.5, rng=1)
+    >>> fast, = Engine([(X, y, p, LearningRates.sgd(0.5))]).run(5)
+    >>> slow = train(p, X, y, LearningRates.sgd(0.5), steps=5)
+    >>> bool(np.allclose(fast.losses, slow.losses, rtol=1e-4))
+    True
+    """
+
+    def __init__(
+        self,
+        runs: Sequence,
+        *,
+        causal: bool = True,
+        workers: int | None = None,
+        block_budget: int = 60_000,
+        max_block: int = 48,
+    ):
+        if isinstance(runs, (str, bytes)) or not isinstance(runs, Sequence) or len(runs) == 0:
+            raise TypeError(f"runs must be a non-empty sequence of (X, y, params, lrs), got {runs!r:.60}")
+        self.causal = as_bool(causal, "causal")
+        block_budget = as_positive_int(block_budget, "block_budget")
+        max_block = as_positive_int(max_block, "max_block")
+        Xs, ys, inits, rates = [], [], [], []
+        for i, run in enumerate(runs):
+            if not isinstance(run, (tuple, list)) or len(run) != 4:
+                raise TypeError(f"runs[{i}] must be a tuple (X, y, params, lrs), got {run!r:.60}")
+            X, y, params, lrs = run
+            if not isinstance(params, Params):
+                raise TypeError(f"runs[{i}] params must be an attnlib.Params, got {type(params).__name__}")
+            if not isinstance(lrs, LearningRates):
+                raise TypeError(f"runs[{i}] lrs must be a LearningRates, got {type(lrs).__name__}")
+            X = as_float_matrix(X, f"runs[{i}] X")
+            if X.shape[0] < 1 or X.shape[1] != params.dims["d_x"]:
+                raise ValueError(f"runs[{i}] X must have shape (N >= 1, {params.dims['d_x']}), got {X.shape}")
+            y = as_labels(y, f"runs[{i}] y", length=X.shape[0], n_classes=params.dims["n_classes"])
+            if i and (X.shape != Xs[0].shape or params.dims != inits[0].dims):
+                raise ValueError(
+                    f"runs[{i}] must match runs[0]: X {X.shape} vs {Xs[0].shape}, "
+                    f"dims {params.dims} vs {inits[0].dims}"
+                )
+            Xs.append(X)
+            ys.append(y)
+            inits.append(params)
+            rates.append(lrs)
+        self._X, self._y, self._inits, self._lrs = Xs, ys, inits, rates
+        self.n_runs = len(runs)
+        self.N = Xs[0].shape[0]
+        self.dims = inits[0].dims
+        self.workers = None if workers is None else as_positive_int(workers, "workers")
+        self.blocks = row_blocks(self.N, causal=self.causal, budget=block_budget, max_block=max_block)
+        self.fallbacks = 0
+
+    def _resolve_workers(self, steps: int) -> int:
+        if self.workers is not None:
+            return min(self.workers, self.n_runs)
+        cores = os.cpu_count() or 1
+        if cores < 2 or self.n_runs < 2 or self.n_runs * steps * self.N**2 < _PROCESS_WORK:
+            return 1
+        return min(cores, self.n_runs)
+
+    def _jobs(self, n_groups: int) -> tuple[list[list[int]], list[dict]]:
+        """Split the runs into ``n_groups`` balanced groups; the arguments of each :class:`_Group`."""
+        chunks = [c.tolist() for c in np.array_split(np.arange(self.n_runs), n_groups) if len(c)]
+        groups = []
+        for chunk in chunks:
+            inits = [self._inits[i].as_dict() for i in chunk]
+            rates = [self._lrs[i].as_dict() for i in chunk]
+            groups.append(
+                {
+                    "X": np.stack([self._X[i] for i in chunk]),  # (R, N, d_x)
+                    "y": np.stack([self._y[i] for i in chunk]),  # (R, N)
+                    "weights": {k: np.stack([w[k] for w in inits]) for k in ("W_Q", "W_K", "W_V", "W_O")},
+                    "lrs": {k: np.array([r[k] for r in rates]) for k in ("W_Q", "W_K", "W_V", "W_O")},
+                    "causal": self.causal,
+                    "blocks": self.blocks,
+                    "n_classes": self.dims["n_classes"],
+                }
+            )
+        return chunks, groups
+
+    def run(
+        self,
+        steps: int,
+        *,
+        record=("loss",),
+        snapshot_every: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[History, ...]:
+        """Train every run for ``steps`` full-batch updates; one :class:`History` per run, in order.
+
+        ``record`` and ``snapshot_every`` are as in :func:`attnlib.training.train`;
+        ``progress(t)`` is called (in this process) each time every run has
+        done ``t`` updates. Each call starts again from the initial weights.
+        """
+        steps = as_positive_int(steps, "steps", minimum=0)
+        record = _check_record(record)
+        snap_steps = _snapshot_steps(steps, _check_snapshot_every(snapshot_every))
+        if progress is not None and not callable(progress):
+            raise TypeError(f"progress must be callable or None, got {progress!r}")
+        want = frozenset(record) - {"loss"}
+        chunks, groups = self._jobs(self._resolve_workers(steps))
+        if len(groups) == 1:
+            with _single_torch_thread():
+                results = [_run_group(groups[0], steps, want, snap_steps, progress)]
+        else:
+            results = self._run_in_processes(groups, steps, want, snap_steps, progress)
+        self.fallbacks = sum(r["fallbacks"] for r in results)
+        histories = [None] * self.n_runs
+        for chunk, res in zip(chunks, results):
+            for r, i in enumerate(chunk):
+                final_loss, final_entropy, final_accuracy = predictive_metrics(
+                    res["logits"][r].astype(np.float64), self._y[i]
+                )
+                extra = {name: res["per_step"][name][r] if name in res["per_step"] else None for name in RECORDABLE[1:]}
+                histories[i] = History(
+                    losses=res["per_step"]["loss"][r],
+                    final_loss=final_loss,
+                    final_entropy=final_entropy,
+                    final_accuracy=final_accuracy,
+                    params=Params(**{k: w[r] for k, w in res["weights"].items()}),
+                    lrs=self._lrs[i],
+                    snapshot_steps=snap_steps,
+                    value_snapshots=None if res["snaps"] is None else res["snaps"][r].astype(np.float64),
+                    **extra,
+                )
+        return tuple(histories)
+
+    def _run_in_processes(self, groups, steps, want, snap_steps, progress) -> list[dict]:
+        """Run ``groups[0]`` here and each other group in a worker process, all at once.
+
+        Workers are plain ``python -c`` subprocesses talking over their
+        stdin/stdout (not ``multiprocessing``), so the caller's script needs
+        no ``if __name__ == "__main__"`` guard. This process doing a share of
+        the work itself saves one copy of the torch runtime in memory.
+        """
+        import subprocess
+        import sys
+        from multiprocessing.connection import Connection, wait
+
+        threads = max(1, (os.cpu_count() or 1) // len(groups))
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        command = [sys.executable, "-c", "from attnlib.engine import _worker_main; _worker_main()"]
+        procs, conns = [], []
+        results = [None] * len(groups)
+        done_steps = [0] * len(groups)
+        reported = [0]
+        pending = {}
+
+        def pump(block: bool) -> None:
+            """Handle every message the workers have sent (waiting for one if ``block``)."""
+            for conn in wait(list(pending), timeout=None if block else 0):
+                k = pending[conn]
+                try:
+                    kind, value = conn.recv()
+                except EOFError:
+                    raise RuntimeError(
+                        f"engine worker {k} exited without a result (exit code {procs[k - 1].wait()})"
+                    ) from None
+                if kind == "progress":
+                    done_steps[k] = value
+                elif kind == "done":
+                    results[k] = value
+                    done_steps[k] = steps
+                    del pending[conn]
+                else:
+                    raise RuntimeError(f"engine worker {k} failed:\n{value}")
+            if progress is not None and min(done_steps) > reported[0]:
+                reported[0] = min(done_steps)
+                progress(reported[0])
+
+        def local_report(t: int) -> None:
+            done_steps[0] = t
+            pump(block=False)
+
+        try:
+            for _ in groups[1:]:  # start them all first, so they import torch in parallel
+                procs.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env))
+            for k, (proc, group) in enumerate(zip(procs, groups[1:]), start=1):
+                conn = Connection(os.dup(proc.stdout.fileno()), writable=False)
+                proc.stdout.close()
+                conns.append(conn)
+                pending[conn] = k
+                with Connection(os.dup(proc.stdin.fileno()), readable=False) as job_channel:
+                    proc.stdin.close()
+                    job_channel.send(
+                        {"group": group, "steps": steps, "want": want, "snap_steps": snap_steps, "threads": threads}
+                    )
+            with _single_torch_thread():
+                results[0] = _run_group(groups[0], steps, want, snap_steps, local_report)
+            local_report(steps)
+            while pending:
+                pump(block=True)
+            return results
+        finally:
+            for conn in conns:
+                conn.close()
+            for proc in procs:  # only the processes started above
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.terminate()
+                    proc.wait()
+
+    def gradients(self, *, dense: bool = False) -> StepGrads:
+        """Loss and closed-form gradients of every run at its initial weights (no update).
+
+        Runs in this process. With ``dense=True`` also the full ``dL/dS``
+        ``(R, N, N)`` and ``dL/dV`` ``(R, N, d_v)``, for comparison with
+        :func:`attnlib.backward`.
+
+        Examples
+        --------
+        >>> from attnlib import init_params, forward, backward
+        >>> from attnlib.training import LearningRates
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.standard_normal((7, 4)); y = rng.integers(0, 3, 7); p = init_params(4, 3, 2, 3, rng=1)
+        >>> g = Engine([(X, y, p, LearningRates.sgd())]).gradients(dense=True)
+        >>> ref = backward(p, forward(p, X), y)
+        >>> bool(np.allclose(g.scores[0], ref.scores, atol=1e-7)), bool(np.allclose(g.W_V[0], ref.W_V, atol=1e-6))
+        (True, True)
+        """
+        dense = as_bool(dense, "dense")
+        _, groups = self._jobs(1)
+        with _single_torch_thread():
+            out = _Group(**groups[0]).step(frozenset(), update=False, dense=dense)
+
+        def as64(t):
+            return t.numpy().astype(np.float64)
+
+        return StepGrads(
+            loss=as64(out["loss"]),
+            W_Q=as64(out["grads"]["W_Q"]),
+            W_K=as64(out["grads"]["W_K"]),
+            W_V=as64(out["grads"]["W_V"]),
+            W_O=as64(out["grads"]["W_O"]),
+            scores=as64(out["scores"]) if dense else None,
+            values=as64(out["values"]) if dense else None,
+        )
+
+
+def run_sticky_chain(
+    seeds=(42, 2024, 1337, 7777, 9999),
+    *,
+    steps: int = 1000,
+    arms=("sgd", "em"),
+    value_ratio: float = 10.0,
+    base_lr: float = 0.01,
+    lrs: dict | None = None,
+    task_kwargs: dict | None = None,
+    model_dims: dict | None = None,
+    record=("loss",),
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+) -> dict:
+    """The paper's sticky-chain table: every (seed, arm) run, advanced together.
+
+    Parameters
+    ----------
+    seeds : sequence of int
+    steps : int, default 1000
+    arms : tuple of str, default ("sgd", "em")
+        Arm names; ``"sgd"`` and ``"em"`` are built in (``base_lr`` on every
+        matrix; ``value_ratio * base_lr`` on ``W_V``), any other name must be
+        a key of ``lrs``.
+    lrs : dict arm -> LearningRates, optional
+        Learning rates per arm, overriding the built-in ones.
+    task_kwargs : dict, optional
+        Extra arguments of :func:`attnlib.tasks.sticky_chain` (``T``,
+        ``self_prob``, ``published``, ...).
+    model_dims : dict, optional
+        ``d_k``, ``d_v`` and ``scale`` for :func:`attnlib.tasks.authors_initial_params`
+        (default 10, 15, 0.1); ``d_x`` and ``n_classes`` come from the task.
+    record, progress, workers
+        As for :meth:`Engine.run` and :class:`Engine`.
+
+    Returns
+    -------
+    dict
+        ``{(seed, arm): History}``, plus ``"tasks"``: ``{seed: Task}``.
+
+    Examples
+    --------
+    >>> out = run_sticky_chain([42], steps=3, task_kwargs={"T": 60})
+    >>> sorted(k for k in out if k != "tasks"), out[(42, "em")].losses.shape
+    ([(42, 'em'), (42, 'sgd')], (3,))
+    """
+    from .tasks import authors_initial_params, sticky_chain
+
+    if isinstance(seeds, (str, bytes, numbers.Number)) or len(seeds) == 0:
+        raise TypeError(f"seeds must be a non-empty sequence of integers, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {list(seeds)}")
+    if isinstance(arms, str) or len(arms) == 0:
+        raise TypeError(f"arms must be a non-empty tuple of arm names, got {arms!r}")
+    arm_lrs = {"sgd": LearningRates.sgd(base_lr), "em": LearningRates.em_like(base_lr, value_ratio)}
+    arm_lrs.update(lrs or {})
+    for arm in arms:
+        if arm not in arm_lrs:
+            raise ValueError(f"arms must be 'sgd', 'em' or keys of lrs, got {arm!r}")
+    task_kwargs = dict(task_kwargs or {})
+    model_dims = dict(model_dims or {})
+    unknown = set(model_dims) - {"d_k", "d_v", "scale"}
+    if unknown:
+        raise ValueError(f"model_dims may only set d_k, d_v, scale, got {sorted(unknown)}")
+    tasks = {seed: sticky_chain(seed, **task_kwargs) for seed in seeds}
+    runs, keys = [], []
+    for seed in seeds:
+        task = tasks[seed]
+        init = authors_initial_params(seed, d_x=task.d_x, n_classes=task.n_symbols, **model_dims)
+        for arm in arms:
+            runs.append((task.X, task.y, init, arm_lrs[arm]))
+            keys.append((seed, arm))
+    histories = Engine(runs, workers=workers).run(steps, record=record, progress=progress)
+    out: dict = dict(zip(keys, histories))
+    out["tasks"] = tasks
+    return out
+
+
+#: What the paper reports for the sticky chain (PROTOCOL.md); nothing else is given.
+PAPER_STICKY_CHAIN = {"steps": 1000, "em_steps_to_sgd": {"mean": 430.0, "std": 143.0}, "speedup": 2.3}
+
+
+def summarize_sticky_chain(results: dict, *, steps: int) -> dict:
+    """The paper's table from :func:`run_sticky_chain` output, as a JSON-ready dict.
+
+    Means and standard deviations are over seeds, with the population
+    standard deviation (``ddof=0``), as the authors compute them. The
+    headline is, per seed, the first step at which the EM-like loss falls
+    below the *mean over seeds* of the SGD final losses
+    (:func:`attnlib.training.steps_to_reach`); ``speedup = steps / mean``
+    over the seeds that reach it.
+
+    Examples
+    --------
+    >>> s = summarize_sticky_chain(run_sticky_chain([42, 7], steps=4, task_kwargs={"T": 60}), steps=4)
+    >>> sorted(s), s["seeds"], len(s["per_seed"][0]["em"]["losses"])
+    (['H_min', 'per_seed', 'seeds', 'steps', 'summary'], [42, 7], 4)
+    """
+    from .training import steps_to_reach
+
+    tasks = results["tasks"]
+    seeds = list(tasks)
+    arms = sorted({arm for key in results if key != "tasks" for arm in [key[1]]})
+    if not {"sgd", "em"} <= set(arms):
+        raise ValueError(f"results must hold the 'sgd' and 'em' arms, got {arms}")
+    metric_names = ("final_loss", "final_entropy", "final_accuracy")
+
+    def stats(values) -> dict:
+        values = np.asarray(values, dtype=np.float64)
+        return {"mean": float(values.mean()), "std": float(values.std())}  # population std
+
+    sgd_mean_final = float(np.mean([results[(s, "sgd")].final_loss for s in seeds]))
+    per_seed = []
+    for seed in seeds:
+        entry = {"seed": int(seed)}
+        for arm in ("sgd", "em"):
+            h = results[(seed, arm)]
+            entry[arm] = {name: float(getattr(h, name)) for name in metric_names}
+            entry[arm]["losses"] = [float(v) for v in h.losses]
+        entry["em_steps_to_sgd"] = steps_to_reach(results[(seed, "em")].losses, sgd_mean_final)
+        per_seed.append(entry)
+    reached = [e["em_steps_to_sgd"] for e in per_seed if e["em_steps_to_sgd"] is not None]
+    em_steps = {"per_seed": [e["em_steps_to_sgd"] for e in per_seed], "n_reached": len(reached)}
+    em_steps.update(stats(reached) if reached else {"mean": None, "std": None})
+    summary = {arm: {name: stats([e[arm][name] for e in per_seed]) for name in metric_names} for arm in ("sgd", "em")}
+    summary["sgd_mean_final_loss"] = sgd_mean_final
+    summary["em_steps_to_sgd"] = em_steps
+    summary["speedup"] = steps / em_steps["mean"] if reached and em_steps["mean"] > 0 else None
+    return {
+        "seeds": [int(s) for s in seeds],
+        "steps": int(steps),
+        "H_min": float(next(iter(tasks.values())).H_min),
+        "per_seed": per_seed,
+        "summary": summary,
+    }

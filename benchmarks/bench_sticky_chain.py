@@ -1,0 +1,176 @@
+"""Benchmark: the paper's sticky-chain table, plain torch autograd vs attnlib's engine.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_sticky_chain.py            # full table (about a minute)
+    .venv/bin/python benchmarks/bench_sticky_chain.py --engine-steps 100 --autograd-steps 20  # quick look
+
+(a) **Autograd baseline**, in this process: what a reader would write. One run
+    at a time, float32, the full masked ``N x N`` score matrix, ``loss.backward()``
+    and a manual per-matrix SGD step. It runs ``--autograd-steps`` steps of each
+    arm for one seed (default 50 + 50) and the time per step is *extrapolated*
+    to the whole table (seeds x arms x 1000 steps); the output says so.
+(b) **Engine**, in a child process: ``attnlib.engine.run_sticky_chain`` on the
+    whole table (5 seeds x 2 arms x ``--engine-steps`` steps), timed end to end
+    (task sampling, worker start-up and all).
+
+Memory. Peak RSS (``resource.getrusage(...).ru_maxrss``) is a high-water mark
+per process, so the two measurements must not share a process: (a) is this
+process's own peak (it includes importing torch, about 170 MB by itself), and
+(b) runs in a fresh child that reports its own peak, the largest peak among
+*its* children (the engine's worker processes), and, because those run at the
+same time, the peak of the whole process tree sampled every 0.2 s from
+``/proc/PID/smaps_rollup``: the RSS sum (counts the shared torch libraries once
+per process) and the PSS sum (counts shared pages once overall; the honest
+total).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import textwrap
+import time
+
+PAPER_SEEDS = (42, 2024, 1337, 7777, 9999)
+
+_ENGINE_CHILD = textwrap.dedent(
+    """
+    import json, os, resource, sys, threading, time
+
+    def tree_memory_kb():
+        # (RSS, PSS) summed over this process and its live children, from /proc/PID/smaps_rollup
+        pids, total = [os.getpid()], [0, 0]
+        for task in os.listdir(f"/proc/{os.getpid()}/task"):
+            with open(f"/proc/{os.getpid()}/task/{task}/children") as f:
+                pids += [int(p) for p in f.read().split()]
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as f:
+                    for line in f:
+                        if line.startswith("Rss:"):
+                            total[0] += int(line.split()[1])
+                        elif line.startswith("Pss:"):
+                            total[1] += int(line.split()[1])
+            except OSError:
+                pass
+        return total
+
+    peak = [0, 0]
+    running = True
+
+    def sample():
+        while running:
+            rss, pss = tree_memory_kb()
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            time.sleep(0.2)
+
+    threading.Thread(target=sample, daemon=True).start()
+    t0 = time.perf_counter()
+    from attnlib.engine import run_sticky_chain
+    steps = int(sys.argv[1])
+    out = run_sticky_chain(steps=steps)
+    wall = time.perf_counter() - t0
+    running = False
+    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    final = {f"{s}/{a}": out[(s, a)].final_loss for s in (42, 2024, 1337, 7777, 9999) for a in ("sgd", "em")}
+    print(json.dumps({"wall": wall, "self_mb": self_kb / 1024, "worker_mb": child_kb / 1024,
+                      "tree_rss_mb": peak[0] / 1024, "tree_pss_mb": peak[1] / 1024, "final": final,
+                      "worker_cpu_s": children.ru_utime + children.ru_stime,
+                      "driver_cpu_s": me.ru_utime + me.ru_stime}))
+    """
+)
+
+
+def autograd_baseline(steps_per_arm: int, seed: int = 42) -> dict:
+    """Time the plain autograd loop; return seconds per (run, step) and this process's peak RSS."""
+    import torch
+
+    from attnlib.tasks import authors_initial_params, sticky_chain
+
+    task = sticky_chain(seed)
+    init = authors_initial_params(seed)
+    X = torch.tensor(task.X, dtype=torch.float32)  # (N, d_x)
+    y = torch.tensor(task.y)  # (N,)
+    n = X.shape[0]
+    d_k = init.dims["d_k"]
+    future = torch.ones(n, n, dtype=torch.bool).triu(1)  # (N, N)  j > i
+    timings = {}
+    for arm, rates in (("sgd", (0.01, 0.01, 0.01, 0.01)), ("em", (0.01, 0.01, 0.1, 0.01))):
+        W = [torch.tensor(w, dtype=torch.float32, requires_grad=True) for w in init.as_dict().values()]
+        start = time.perf_counter()
+        for _ in range(steps_per_arm):
+            W_Q, W_K, W_V, W_O = W
+            Q, K, V = X @ W_Q, X @ W_K, X @ W_V  # (N, d_k), (N, d_k), (N, d_v)
+            S = (Q @ K.T / math.sqrt(d_k)).masked_fill(future, float("-inf"))  # (N, N)
+            alpha = torch.softmax(S, dim=1)  # (N, N)
+            loss = torch.nn.functional.cross_entropy((alpha @ V) @ W_O, y)
+            loss.backward()
+            with torch.no_grad():
+                for w, lr in zip(W, rates):
+                    w -= lr * w.grad
+                    w.grad = None
+        timings[arm] = (time.perf_counter() - start) / steps_per_arm
+    per_step = sum(timings.values()) / len(timings)
+    return {
+        "seconds_per_run_step": per_step,
+        "steps_per_arm": steps_per_arm,
+        "self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def engine_child(steps: int) -> dict:
+    """Run the engine on the whole table in a fresh Python process; parse its report."""
+    done = subprocess.run([sys.executable, "-c", _ENGINE_CHILD, str(steps)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"engine child failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine-steps", type=int, default=1000, help="steps of the engine run (default 1000)")
+    parser.add_argument("--autograd-steps", type=int, default=50, help="autograd steps per arm (default 50)")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    n_runs = len(PAPER_SEEDS) * 2
+
+    print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at start", flush=True)
+    engine = engine_child(args.engine_steps)
+    base = autograd_baseline(args.autograd_steps)
+    table_steps = 1000
+    autograd_table = base["seconds_per_run_step"] * n_runs * table_steps
+    engine_table = engine["wall"] * table_steps / max(args.engine_steps, 1)
+    engine_per_run_step = engine["wall"] / (n_runs * max(args.engine_steps, 1))
+    print(f"(a) torch autograd, float32, full masked N x N, one run at a time: measured {args.autograd_steps} steps "
+          f"per arm (seed 42): {base['seconds_per_run_step'] * 1e3:.1f} ms per run-step; "
+          f"EXTRAPOLATED to {n_runs} runs x {table_steps} steps: {autograd_table:.0f} s; "
+          f"peak RSS {base['self_mb']:.0f} MB (this process, incl. the torch import)")  # fmt: skip
+    print(f"(b) attnlib engine, {n_runs} runs x {args.engine_steps} steps, end to end in a child process: "
+          f"{engine['wall']:.1f} s ({engine_per_run_step * 1e3:.2f} ms per run-step); peak RSS "
+          f"{engine['self_mb']:.0f} MB driver, {engine['worker_mb']:.0f} MB largest worker; sampled peak of the "
+          f"process tree: RSS {engine['tree_rss_mb']:.0f} MB summed, PSS {engine['tree_pss_mb']:.0f} MB summed "
+          f"(PSS counts the shared torch libraries once)")  # fmt: skip
+    print(f"    CPU time: driver {engine['driver_cpu_s']:.1f} s (it runs one share of the runs itself), worker "
+          f"process(es) {engine['worker_cpu_s']:.1f} s; on idle cores the wall time would be about the larger")  # fmt: skip
+    if args.engine_steps != table_steps:
+        print(f"    (engine scaled to {table_steps} steps: {engine_table:.1f} s)")
+    print(f"ratio (a)/(b) for the whole table: {autograd_table / engine_table:.1f}x; "
+          f"load average {os.getloadavg()[0]:.2f} at the end")  # fmt: skip
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"autograd": base, "engine": engine, "autograd_table_s": autograd_table,
+                       "engine_table_s": engine_table}, f, indent=1)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

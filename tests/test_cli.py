@@ -1,0 +1,120 @@
+"""``python -m attnlib``: help, a tiny reproduction with JSON output, and one-line usage errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from attnlib.cli import build_parser, main
+
+
+def test_help(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "usage: attnlib" in out and "reproduce" in out
+    assert main(["reproduce", "sticky-chain", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--seeds", "--steps", "--value-ratio", "--exact-self-prob", "--json", "--quiet"):
+        assert option in out
+
+
+def test_python_dash_m_help():
+    done = subprocess.run([sys.executable, "-m", "attnlib", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "reproduce" in done.stdout
+
+
+def test_tiny_run_writes_json_of_the_documented_shape(tmp_path, capsys):
+    path = tmp_path / "out.json"
+    code = main(["reproduce", "sticky-chain", "--steps", "3", "--seeds", "42", "--T", "200", "--json", str(path)])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""  # no progress bar when stderr is not a terminal
+    assert "430 ± 143" in captured.out and "EM steps to SGD mean final loss" in captured.out
+    report = json.loads(path.read_text())
+    assert report["seeds"] == [42] and report["steps"] == 3
+    assert report["H_min"] == pytest.approx(1.8291880594672074)
+    assert report["wall_seconds"] > 0
+    (seed,) = report["per_seed"]
+    assert seed["seed"] == 42
+    for arm in ("sgd", "em"):
+        assert set(seed[arm]) == {"final_loss", "final_entropy", "final_accuracy", "losses"}
+        assert len(seed[arm]["losses"]) == 3
+    assert seed["em_steps_to_sgd"] is None or 0 <= seed["em_steps_to_sgd"] < 3
+    summary = report["summary"]
+    assert set(summary) >= {"sgd", "em", "sgd_mean_final_loss", "em_steps_to_sgd", "speedup"}
+    assert set(summary["sgd"]["final_loss"]) == {"mean", "std"}
+    assert report["paper"]["em_steps_to_sgd"] == {"mean": 430.0, "std": 143.0}
+    assert report["config"]["effective_self_prob"] == pytest.approx(0.3498, abs=5e-5)
+
+
+def test_exact_self_prob_option(tmp_path, capsys):
+    path = tmp_path / "exact.json"
+    code = main(["reproduce", "sticky-chain", "--steps", "1", "--seeds", "7", "--T", "40", "--exact-self-prob",
+                 "--quiet", "--json", str(path)])  # fmt: skip
+    assert code == 0
+    assert json.loads(path.read_text())["config"]["effective_self_prob"] == pytest.approx(0.3)
+    assert "self-transition 0.3000 (exact)" in capsys.readouterr().out
+
+
+BAD = [
+    (["reproduce", "sticky-chain", "--steps", "-1"], "--steps"),
+    (["reproduce", "sticky-chain", "--steps", "ten"], "--steps"),
+    (["reproduce", "sticky-chain", "--seeds", "4.5"], "--seeds"),
+    (["reproduce", "sticky-chain", "--seeds", "-3", "--T", "20"], "seed must be in [0, 2**32), got -3"),
+    (["reproduce", "sticky-chain", "--seeds", "1", "1", "--T", "20"], "distinct"),
+    (["reproduce", "sticky-chain", "--self-prob", "1.5"], "self_prob must be in [0, 1], got 1.5"),
+    (["reproduce", "sticky-chain", "--self-prob", "-0.2"], "self_prob must be in [0, 1]"),
+    (["reproduce", "sticky-chain", "--n-symbols", "1"], "n_symbols must be >= 2, got 1"),
+    (["reproduce", "sticky-chain", "--value-ratio", "nan"], "--value-ratio"),
+    (["reproduce", "sticky-chain", "--json", "/nonexistent-dir/x.json"], "does not exist"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["reproduce", "nothing"], "invalid choice: 'nothing'"),
+    (["reproduce"], "say what to reproduce"),
+    ([], "choose a command"),
+]
+
+
+@pytest.mark.parametrize("argv, text", BAD, ids=[" ".join(a) or "(none)" for a, _ in BAD])
+def test_bad_arguments_exit_2_with_one_line(argv, text, capsys):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert text in lines[0]
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_bad_argument_from_the_shell_has_no_traceback():
+    done = subprocess.run(
+        [sys.executable, "-m", "attnlib", "reproduce", "sticky-chain", "--n-symbols", "0"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "attnlib: error: n_symbols must be >= 2, got 0"
+
+
+def test_parser_has_room_for_sibling_commands():
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command")
+    assert "reproduce" in commands.choices
+
+
+def test_assignments_build_writes_both_versions(tmp_path, capsys):
+    from attnlib.cli import main
+
+    assert main(["assignments", "build", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "student.zip").exists() and (tmp_path / "out" / "instructor.zip").exists()
+    assert sorted(p.name for p in (tmp_path / "out" / "student").glob("*.ipynb"))
+    assert "chapters" in capsys.readouterr().out
+
+
+def test_assignments_build_rejects_a_file_as_out_dir(tmp_path, capsys):
+    from attnlib.cli import main
+
+    target = tmp_path / "a_file"
+    target.write_text("x")
+    assert main(["assignments", "build", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "out_dir must be a directory" in err

@@ -1,0 +1,222 @@
+"""The fast float32 engine against the float64 reference (attnlib.backward and training.train).
+
+Tolerances: the engine computes in float32 (machine epsilon 1.2e-7) with sums over
+up to a few hundred terms, so relative agreement of ~1e-5 per step is expected;
+after 20 full-batch steps 1e-4 on the losses leaves room for the drift.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from attnlib import backward, forward, init_params
+from attnlib import engine as engine_module
+from attnlib.engine import Engine, row_blocks, run_sticky_chain, summarize_sticky_chain
+from attnlib.tasks import sticky_chain
+from attnlib.training import LearningRates, train
+
+RECORD = ("loss", "attn_entropy", "score_grad_norm", "value_grad_norm")
+
+
+def _runs(n_runs=3, N=300, d=(20, 10, 15, 8), scale=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    d_x, d_k, d_v, C = d
+    rates = [LearningRates.sgd(0.3), LearningRates.em_like(0.05, 10.0), LearningRates(0.2, 0.1, 0.3, 0.2)]
+    runs = []
+    for r in range(n_runs):
+        X = rng.standard_normal((N, d_x)) + rng.standard_normal(d_x)  # (N, d_x)
+        y = rng.integers(0, C, N)  # (N,)
+        runs.append((X, y, init_params(d_x, d_k, d_v, C, scale=scale, rng=r), rates[r % 3]))
+    return runs
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """3 runs, N = 300, 20 causal steps: the float64 trainer's histories."""
+    runs = _runs()
+    return runs, [train(p, X, y, lrs, steps=20, record=RECORD, snapshot_every=8) for X, y, p, lrs in runs]
+
+
+@pytest.mark.parametrize("budget, max_block", [(60_000, 48), (2_000, 16), (10**9, 512)])
+def test_engine_matches_reference_trainer(reference, budget, max_block):
+    runs, expected = reference
+    got = Engine(runs, workers=1, block_budget=budget, max_block=max_block).run(20, record=RECORD, snapshot_every=8)
+    for h, ref in zip(got, expected):
+        np.testing.assert_allclose(h.losses, ref.losses, rtol=1e-4)
+        for name in RECORD[1:]:
+            np.testing.assert_allclose(getattr(h, name), getattr(ref, name), rtol=1e-4)
+        assert h.final_loss == pytest.approx(ref.final_loss, rel=1e-4)
+        assert h.final_entropy == pytest.approx(ref.final_entropy, rel=1e-4)
+        assert h.final_accuracy == pytest.approx(ref.final_accuracy, abs=2 / 300)  # an argmax tie may flip
+        for name, w in ref.params.as_dict().items():
+            np.testing.assert_allclose(getattr(h.params, name), w, rtol=1e-3, atol=1e-4)
+        np.testing.assert_array_equal(h.snapshot_steps, ref.snapshot_steps)
+        np.testing.assert_allclose(h.value_snapshots, ref.value_snapshots, rtol=1e-3, atol=1e-4)
+        assert h.lrs == ref.lrs
+
+
+def test_engine_non_causal_matches_reference():
+    runs = _runs(n_runs=2, N=120)
+    got = Engine(runs, causal=False, workers=1, block_budget=3000, max_block=32).run(10, record=RECORD)
+    for h, (X, y, p, lrs) in zip(got, runs):
+        ref = train(p, X, y, lrs, steps=10, causal=False, record=RECORD)
+        np.testing.assert_allclose(h.losses, ref.losses, rtol=1e-4)
+        np.testing.assert_allclose(h.attn_entropy, ref.attn_entropy, rtol=1e-4)
+        assert h.final_loss == pytest.approx(ref.final_loss, rel=1e-4)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    N=st.integers(1, 70),
+    causal=st.booleans(),
+    budget=st.integers(1, 3000),
+    max_block=st.integers(1, 40),
+    seed=st.integers(0, 10**6),
+)
+def test_step_gradients_match_attnlib_backward(N, causal, budget, max_block, seed):
+    """Routing law, value law and all four weight gradients, one step, random input and blocks."""
+    rng = np.random.default_rng(seed)
+    d_x, d_k, d_v, C = 5, 3, 4, 6
+    runs = []
+    for r in range(2):
+        X = rng.standard_normal((N, d_x))  # (N, d_x)
+        y = rng.integers(0, C, N)  # (N,)
+        runs.append((X, y, init_params(d_x, d_k, d_v, C, scale=0.7, rng=seed + r), LearningRates.sgd()))
+    got = Engine(runs, causal=causal, workers=1, block_budget=budget, max_block=max_block).gradients(dense=True)
+    for r, (X, y, p, _) in enumerate(runs):
+        cache = forward(p, X, causal=causal)
+        ref = backward(p, cache, y)
+        names = ("W_Q", "W_K", "W_V", "W_O", "scores", "values")
+        # float32 cancellation errors scale with the size of the terms, not of the (possibly zero) result
+        scale = max(np.abs(getattr(ref, name)).max() for name in names)
+        for name in names:
+            a, b = getattr(got, name)[r], getattr(ref, name)
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5 * scale, err_msg=name)
+        np.testing.assert_allclose(got.scores[r].sum(axis=1), 0.0, atol=2e-5 * scale)  # zero-sum competition
+
+
+def test_fallback_to_exact_row_max_gives_the_same_answer(reference, monkeypatch):
+    runs, expected = reference
+    monkeypatch.setattr(engine_module, "_TINY_ROW_SUM", np.inf)  # every row "fails" the bound check
+    engine = Engine(runs[:1], workers=1)
+    (h,) = engine.run(5, record=RECORD)
+    assert engine.fallbacks == 5 + 2  # every step, and both tries of the final forward pass
+    np.testing.assert_allclose(h.losses, expected[0].losses[:5], rtol=1e-4)
+    np.testing.assert_allclose(h.attn_entropy, expected[0].attn_entropy[:5], rtol=1e-4)
+
+
+def test_large_scores_do_not_overflow():
+    """Scores in the hundreds: exp(s - m) with the Cauchy-Schwarz shift stays finite."""
+    X, y, p, lrs = _runs(n_runs=1, N=80, scale=3.0)[0]
+    (h,) = Engine([(X * 3, y, p, lrs)], workers=1).run(1)
+    ref = train(p, X * 3, y, lrs, steps=1)
+    assert np.isfinite(h.losses).all()
+    np.testing.assert_allclose(h.losses, ref.losses, rtol=1e-4)
+
+
+def test_worker_processes_give_the_same_histories():
+    runs = _runs(n_runs=3, N=90)
+    one = Engine(runs, workers=1).run(4, record=RECORD)
+    seen = []
+    two = Engine(runs, workers=2).run(4, record=RECORD, progress=seen.append)
+    assert seen == [1, 2, 3, 4]
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(a.losses, b.losses, rtol=1e-6)
+        np.testing.assert_allclose(a.value_grad_norm, b.value_grad_norm, rtol=1e-6)
+        assert a.final_loss == pytest.approx(b.final_loss, rel=1e-6)
+
+
+def test_progress_and_zero_steps():
+    runs = _runs(n_runs=1, N=30)
+    seen = []
+    (h,) = Engine(runs, workers=1).run(3, progress=seen.append)
+    assert seen == [1, 2, 3]
+    (h0,) = Engine(runs, workers=1).run(0)
+    assert h0.losses.shape == (0,)
+    assert h0.final_loss == pytest.approx(h.losses[0], rel=1e-5)
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(1, 500), budget=st.integers(1, 5000), max_block=st.integers(1, 64), causal=st.booleans())
+def test_row_blocks_tile_the_rows(n, budget, max_block, causal):
+    blocks = row_blocks(n, causal=causal, budget=budget, max_block=max_block, min_block=1)
+    assert blocks[0][0] == 0 and blocks[-1][1] == n
+    for (a0, a1, c), (b0, _, _) in zip(blocks, blocks[1:] + [(n, None, None)]):
+        assert a1 == b0 and 1 <= a1 - a0 <= max_block
+        assert c == (a1 if causal else n)
+        assert (a1 - a0) * c <= budget or a1 - a0 == 1
+
+
+@pytest.mark.parametrize(
+    "runs, kwargs, error, text",
+    [
+        ([], {}, TypeError, "runs must be a non-empty sequence"),
+        ("abc", {}, TypeError, "runs"),
+        ([(1, 2, 3)], {}, TypeError, r"runs\[0\] must be a tuple"),
+        (None, {"workers": 0}, ValueError, "workers must be >= 1"),
+        (None, {"causal": 1}, TypeError, "causal"),
+    ],
+)
+def test_engine_rejects_bad_arguments(runs, kwargs, error, text):
+    runs = _runs(n_runs=1, N=10) if runs is None else runs
+    with pytest.raises(error, match=text):
+        Engine(runs, **kwargs)
+
+
+def test_engine_rejects_mismatched_runs():
+    a, b = _runs(n_runs=2, N=10)
+    with pytest.raises(ValueError, match=r"runs\[1\] must match runs\[0\]"):
+        Engine([a, (b[0][:5], b[1][:5], b[2], b[3])])
+    with pytest.raises(TypeError, match="lrs"):
+        Engine([(a[0], a[1], a[2], 0.1)])
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        Engine([a]).run(-1)
+    with pytest.raises(ValueError, match="record"):
+        Engine([a]).run(1, record=("loss", "nope"))
+
+
+def test_run_sticky_chain_and_summary():
+    out = run_sticky_chain([42, 7], steps=5, task_kwargs={"T": 120}, workers=1)
+    assert set(out) == {(42, "sgd"), (42, "em"), (7, "sgd"), (7, "em"), "tasks"}
+    for seed in (42, 7):
+        sgd, em = out[(seed, "sgd")], out[(seed, "em")]
+        assert sgd.losses[0] == em.losses[0]  # same task, same initial weights
+        assert em.lrs.W_V == pytest.approx(10 * sgd.lrs.W_V)
+        task = out["tasks"][seed]
+        ref = train(sgd.params.__class__(**{k: v for k, v in _initial(seed).as_dict().items()}),
+                    task.X, task.y, sgd.lrs, steps=5)  # fmt: skip
+        np.testing.assert_allclose(sgd.losses, ref.losses, rtol=1e-4)
+    summary = summarize_sticky_chain(out, steps=5)
+    assert summary["seeds"] == [42, 7] and summary["steps"] == 5
+    assert summary["H_min"] == pytest.approx(out["tasks"][42].H_min)
+    assert [e["seed"] for e in summary["per_seed"]] == [42, 7]
+    s = summary["summary"]
+    assert set(s) == {"sgd", "em", "sgd_mean_final_loss", "em_steps_to_sgd", "speedup"}
+    finals = [out[(seed, "sgd")].final_loss for seed in (42, 7)]
+    assert s["sgd_mean_final_loss"] == pytest.approx(np.mean(finals))
+    assert s["sgd"]["final_loss"]["std"] == pytest.approx(np.std(finals))  # population std
+
+
+def _initial(seed):
+    from attnlib.tasks import authors_initial_params
+
+    return authors_initial_params(seed)
+
+
+def test_run_sticky_chain_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="distinct"):
+        run_sticky_chain([1, 1], steps=1, task_kwargs={"T": 20})
+    with pytest.raises(ValueError, match="arms"):
+        run_sticky_chain([1], steps=1, arms=("sgd", "adam"), task_kwargs={"T": 20})
+    with pytest.raises(ValueError, match="self_prob"):
+        run_sticky_chain([1], steps=1, task_kwargs={"T": 20, "self_prob": 3})
+    with pytest.raises(TypeError, match="seeds"):
+        run_sticky_chain(42, steps=1)
+
+
+def test_sticky_chain_task_is_learnable_by_the_engine():
+    task = sticky_chain(3, T=300)
+    runs = [(task.X, task.y, _initial(3), LearningRates.em_like(0.05))]
+    (h,) = Engine(runs, workers=1).run(40)
+    assert h.final_loss < h.losses[0] - 0.01
