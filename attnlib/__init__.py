@@ -11,7 +11,7 @@ references that check them. Chapters import everything from here.
 True
 """
 
-from . import costs, engine, reference, responsibility, routing, tasks, training
+from . import costs, engine, explorers, reference, responsibility, routing, tasks, toy, training
 from .engine import Engine, run_sticky_chain, summarize_sticky_chain
 from .gradients import Grads, backward
 from .model import Cache, Params, causal_mask, forward, init_params, loss, masked_softmax
@@ -52,6 +52,8 @@ __all__ = [
     "costs",
     "tasks",
     "training",
+    "toy",
+    "explorers",
     "engine",
     "Task",
     "transition_matrix",

@@ -38,6 +38,7 @@ attnlib.backward = attnlib.gradients.backward = _broken_backward
         ("03_routing_law", "scores"),  # the routing law's sign
         ("04_value_updates", "values"),  # the value law's sign
         ("05_full_backward", "W_Q"),  # one weight gradient
+        ("06_toy_feedback_loop", "values"),  # the value law, during training
     ],
 )
 def test_a_flipped_sign_stops_the_chapter(chapter, field):

@@ -27,8 +27,14 @@ def run(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     NotebookClient(
-        nb, timeout=900, kernel_name="python3", record_timing=False, resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=900,
+        kernel_name="python3",
+        record_timing=False,
+        store_widget_state=False,  # explorers need a live kernel; the saved state would only add bytes
+        resources={"metadata": {"path": str(path.parent)}},
     ).execute()
+    nb.metadata.pop("widgets", None)
     seconds = time.perf_counter() - start
     for cell in nb.cells:
         cell.metadata.pop("execution", None)

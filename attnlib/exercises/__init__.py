@@ -11,6 +11,7 @@ from .ch02 import check_softmax_backward
 from .ch03 import check_score_grad, check_score_grad_from_probs
 from .ch04 import check_value_grad, check_weighted_mean
 from .ch05 import check_query_key_grads, check_weight_grads
+from .ch06 import check_value_drift
 
 __all__ = [
     "Case",
@@ -25,4 +26,5 @@ __all__ = [
     "check_weighted_mean",
     "check_query_key_grads",
     "check_weight_grads",
+    "check_value_drift",
 ]

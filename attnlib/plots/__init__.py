@@ -2,6 +2,16 @@
 
 from .basic import curves, grouped_bars, heatmap
 from .costs import flops_by_line, flops_vs_length
+from .dynamics import (
+    SYMBOL_COLORS,
+    attention_panel,
+    compat_advantage_panels,
+    grad_norm_curves,
+    mark_evidence,
+    per_query_lines,
+    toy_step_panels,
+    value_plane,
+)
 from .routing import step_size_errors
 from .style import BOOK_STYLE, use_book_style
 from .values import error_signal_arrows, value_update_quiver
@@ -17,4 +27,12 @@ __all__ = [
     "step_size_errors",
     "error_signal_arrows",
     "value_update_quiver",
+    "SYMBOL_COLORS",
+    "attention_panel",
+    "compat_advantage_panels",
+    "grad_norm_curves",
+    "mark_evidence",
+    "per_query_lines",
+    "toy_step_panels",
+    "value_plane",
 ]
