@@ -26,7 +26,7 @@ from ._validate import as_bool, as_float_array, as_float_matrix, as_labels
 from .gradients import backward
 from .model import Cache, Params, forward, masked_softmax
 from .reference import loss_as_function_of
-from .softmax import cross_entropy, softmax_backward
+from .softmax import cross_entropy, softmax, softmax_backward
 
 __all__ = [
     "score_gradient",
@@ -36,6 +36,8 @@ __all__ = [
     "StepSweep",
     "step_sweep",
     "loglog_slope",
+    "RoutingView",
+    "routing_view",
 ]
 
 
@@ -372,3 +374,67 @@ def loglog_slope(x, y) -> float:
     slope, _ = np.polyfit(np.log(x), np.log(y), 1)
     return float(slope)
 
+
+
+# --------------------------------------------------------------------------- one query, one routing step
+@dataclass(frozen=True)
+class RoutingView:
+    """One query's routing before and after one descent step on its scores.
+
+    Attributes
+    ----------
+    alpha : (M,)
+        Attention over the keys, ``softmax(scores)``.
+    out : (d_v,)
+        ``o = sum_j alpha_j v_j``.
+    compat : (M,)
+        ``b_j = u . v_j``.
+    advantage : (M,)
+        ``A_j = E_alpha[b] - b_j``.
+    alpha_after : (M,)
+        Attention after the step ``s_j <- s_j + eta alpha_j A_j`` (eq. ``route-step``).
+    eta : float
+    """
+
+    alpha: np.ndarray
+    out: np.ndarray
+    compat: np.ndarray
+    advantage: np.ndarray
+    alpha_after: np.ndarray
+    eta: float
+
+
+def routing_view(scores, u, V, *, eta: float = 1.0) -> RoutingView:
+    r"""The routing law for a single query: ``b``, ``A`` and the attention after one step.
+
+    Parameters
+    ----------
+    scores : array_like, shape (M,)
+        The query's scores over its ``M`` keys.
+    u : array_like, shape (d_v,)
+        The query's error signal :math:`u = \partial L / \partial o`.
+    V : array_like, shape (M, d_v)
+        The values.
+    eta : float, default 1.0
+        Step size of the descent step on the scores.
+
+    Examples
+    --------
+    >>> view = routing_view([0.0, 0.0], [1.0, 0.0], [[-1.0, 0.0], [1.0, 0.0]], eta=1.0)
+    >>> view.compat, view.advantage   # value 0 points against the error: it is the better one
+    (array([-1.,  1.]), array([ 1., -1.]))
+    >>> bool(view.alpha_after[0] > view.alpha[0])
+    True
+    """
+    scores = as_float_array(scores, "scores", ndim=1)
+    u = as_float_array(u, "u", ndim=1)
+    V = as_float_matrix(V, "V")
+    if V.shape != (scores.shape[0], u.shape[0]):
+        raise ValueError(f"V must have shape (M, d_v) = {(scores.shape[0], u.shape[0])}, got {V.shape}")
+    if not (isinstance(eta, (int, float)) and np.isfinite(eta) and eta >= 0):
+        raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
+    alpha = softmax(scores)  # (M,)
+    b = V @ u  # (M,)  b_j = u . v_j
+    A = alpha @ b - b  # (M,)  E_alpha[b] - b_j
+    alpha_after = softmax(scores + eta * alpha * A)  # (M,)  one descent step, eq. route-step
+    return RoutingView(alpha=alpha, out=alpha @ V, compat=b, advantage=A, alpha_after=alpha_after, eta=float(eta))

@@ -12,7 +12,7 @@ from .dynamics import (
     toy_step_panels,
     value_plane,
 )
-from .routing import step_size_errors
+from .routing import routing_view_panels, step_size_errors
 from .style import BOOK_STYLE, use_book_style
 from .values import error_signal_arrows, value_update_quiver
 
@@ -25,6 +25,7 @@ __all__ = [
     "flops_by_line",
     "flops_vs_length",
     "step_size_errors",
+    "routing_view_panels",
     "error_signal_arrows",
     "value_update_quiver",
     "SYMBOL_COLORS",

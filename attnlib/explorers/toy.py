@@ -1,11 +1,4 @@
-"""Interactive explorers: ipywidgets front ends to figures the chapters also draw statically.
-
-Each explorer needs a live Jupyter kernel (Binder, Colab or a local Jupyter);
-the rendered book shows the static figure beside it, which tells the same
-story. ``ipywidgets`` is imported inside the functions, so ``import attnlib``
-never needs it. An explorer computes only with :mod:`attnlib` (pure functions)
-and draws only with :mod:`attnlib.plots`; it keeps nothing but its widgets.
-"""
+"""The chapter 6 explorer: a step slider over a toy training run."""
 
 from __future__ import annotations
 
@@ -14,7 +7,7 @@ import io
 
 import numpy as np
 
-from ._validate import as_positive_int
+from .._validate import as_positive_int
 
 __all__ = ["toy_training_explorer", "render_toy_step"]
 
@@ -53,9 +46,9 @@ def render_toy_step(history, task, t: int, *, sequence: int = 0, dpi: int = 72) 
     """
     from matplotlib.figure import Figure
 
-    from .plots.dynamics import toy_step_panels
-    from .plots.style import BOOK_STYLE
-    from .toy import toy_snapshot, value_trajectories
+    from ..plots.dynamics import toy_step_panels
+    from ..plots.style import BOOK_STYLE
+    from ..toy import toy_snapshot, value_trajectories
 
     import matplotlib as mpl
 
@@ -152,7 +145,7 @@ def toy_training_explorer(history, task, *, sequence: int = 0):
     >>> explorer.image.value != first
     True
     """
-    from .toy import ToyHistory, ToyTask
+    from ..toy import ToyHistory, ToyTask
 
     if not isinstance(history, ToyHistory):
         raise TypeError(f"history must be an attnlib.toy.ToyHistory, got {type(history).__name__}")
