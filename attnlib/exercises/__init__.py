@@ -12,6 +12,7 @@ from .ch03 import check_score_grad, check_score_grad_from_probs
 from .ch04 import check_value_grad, check_weighted_mean
 from .ch05 import check_query_key_grads, check_weight_grads
 from .ch06 import check_value_drift
+from .ch07 import check_m_step_grad
 
 __all__ = [
     "Case",
@@ -27,4 +28,5 @@ __all__ = [
     "check_query_key_grads",
     "check_weight_grads",
     "check_value_drift",
+    "check_m_step_grad",
 ]

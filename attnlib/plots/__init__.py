@@ -14,6 +14,7 @@ from .dynamics import (
 )
 from .routing import routing_view_panels, step_size_errors
 from .style import BOOK_STYLE, use_book_style
+from .timescales import seed_bands
 from .values import error_signal_arrows, value_update_quiver
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "per_query_lines",
     "toy_step_panels",
     "value_plane",
+    "seed_bands",
 ]
