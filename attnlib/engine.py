@@ -283,7 +283,7 @@ class _Group:
 
     def _step(self, want: frozenset, dense: bool, exact: bool) -> dict:
         torch = self.torch
-        R, N, d_x, C = self.R, self.N, self.d_x, self.C
+        R, N, d_x = self.R, self.N, self.d_x
         W = self.W
         Q, W_VO = self._prepare(exact)
         self.W_VOT0[:, :, :d_x] = W_VO.transpose(1, 2)

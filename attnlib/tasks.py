@@ -309,7 +309,6 @@ def sticky_chain(
     >>> bool(np.array_equal(sticky_chain(42, T=50).X, task.X))  # reproducible
     True
     """
-    import torch
 
     seed = _as_seed(seed, "seed")
     embed_seed = _as_seed(embed_seed, "embed_seed")

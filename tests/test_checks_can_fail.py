@@ -21,6 +21,7 @@ SABOTAGE = """
 import dataclasses
 import attnlib
 import attnlib.gradients
+import attnlib.toy
 
 _honest_backward = attnlib.gradients.backward
 
@@ -28,7 +29,11 @@ def _broken_backward(*args, **kwargs):
     grads = _honest_backward(*args, **kwargs)
     return dataclasses.replace(grads, {field}=-getattr(grads, "{field}"))
 
-attnlib.backward = attnlib.gradients.backward = _broken_backward
+# Replace it wherever attnlib's modules hold a reference to it.
+import sys
+for _module in list(sys.modules.values()):
+    if getattr(_module, "__name__", "").startswith("attnlib") and getattr(_module, "backward", None) is _honest_backward:
+        _module.backward = _broken_backward
 """
 
 

@@ -5,28 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 import attnlib
 from attnlib.reference import LABELS, autograd_grads, check_backward
 
+from .strategies import heads
+
 FIELDS = ["W_Q", "W_K", "W_V", "W_O", "logits", "upstream", "compat", "advantage", "scores", "values", "queries", "keys"]
-
-
-@st.composite
-def heads(draw, max_n=7):
-    """A random head, input and targets, with a non-trivial initialisation."""
-    n = draw(st.integers(1, max_n))
-    d_x, d_k, d_v = draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    n_classes = draw(st.integers(2, 5))
-    seed = draw(st.integers(0, 2**32 - 1))
-    causal = draw(st.booleans())
-    scale = draw(st.sampled_from([0.3, 1.0, 2.0]))
-    rng = np.random.default_rng(seed)
-    params = attnlib.init_params(d_x, d_k, d_v, n_classes, scale=scale, rng=rng)
-    X = rng.standard_normal((n, d_x))  # (N, d_x)
-    y = rng.integers(0, n_classes, size=n)  # (N,)
-    return params, X, y, causal
 
 
 def _close(a, b):

@@ -7,15 +7,11 @@ Dimension names in shape comments: ``N`` positions, ``d_x`` input width,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Callable
 
 import numpy as np
 
-from .._validate import as_bool, as_positive_int
 from ..gradients import backward
-from ..model import Params, forward, init_params, loss, masked_softmax
-from ..softmax import cross_entropy
+from ..model import forward, init_params
 from ._core import Case, CheckResult, Mistake, run_checker
 
 __all__ = [

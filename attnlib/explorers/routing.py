@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import io
 
-import numpy as np
 
 from .._validate import as_float_array, as_float_matrix, as_positive_int
 

@@ -7,7 +7,6 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from .conftest import SITE
 
 ATTR = re.compile(r'(?:href|src)="([^"]*)"')
 IDS = re.compile(r'\bid="([^"]+)"')
