@@ -8,6 +8,14 @@ and draws only with :mod:`attnlib.plots`; it keeps nothing but its widgets.
 """
 
 from .routing import render_routing, routing_explorer
+from .sticky import ratio_explorer, render_ratio
 from .toy import render_toy_step, toy_training_explorer
 
-__all__ = ["routing_explorer", "render_routing", "toy_training_explorer", "render_toy_step"]
+__all__ = [
+    "routing_explorer",
+    "render_routing",
+    "toy_training_explorer",
+    "render_toy_step",
+    "ratio_explorer",
+    "render_ratio",
+]

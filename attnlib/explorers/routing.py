@@ -16,6 +16,7 @@ def render_routing(scores, u, V, *, eta: float = 1.0, highlight: int | None = No
 
     Examples
     --------
+    >>> import numpy as np
     >>> render_routing(np.zeros(3), np.array([0.8, 0.2]), np.eye(3)[:, :2])[:4]
     b'\\x89PNG'
     """
@@ -98,6 +99,7 @@ def routing_explorer(scores, u, V, *, eta: float = 1.0):
 
     Examples
     --------
+    >>> import numpy as np
     >>> explorer = routing_explorer(np.zeros(3), [0.8, 0.2], [[-1.0, 0.5], [1.0, 0.0], [0.0, -1.0]])
     >>> explorer
     RoutingExplorer(3 values in the plane; needs a live kernel)
