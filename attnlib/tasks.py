@@ -1,4 +1,4 @@
-"""The paper's sticky Markov-chain task, replayed draw for draw (chapter 7).
+"""The paper's sticky Markov-chain task, replayed draw for draw (chapter 8).
 
 Eight symbols on a circle. The chain stays where it is with probability about
 0.35 and otherwise jumps, preferring near neighbours (weight ``1 / circular

@@ -13,6 +13,7 @@ from .ch04 import check_value_grad, check_weighted_mean
 from .ch05 import check_query_key_grads, check_weight_grads
 from .ch06 import check_value_drift
 from .ch07 import check_m_step_grad
+from .ch08 import check_em_steps_to_sgd
 
 __all__ = [
     "Case",
@@ -29,4 +30,5 @@ __all__ = [
     "check_weight_grads",
     "check_value_drift",
     "check_m_step_grad",
+    "check_em_steps_to_sgd",
 ]

@@ -13,6 +13,7 @@ from .dynamics import (
     value_plane,
 )
 from .routing import routing_view_panels, step_size_errors
+from .sticky import ARM_COLORS, arm_loss_curves, steps_strip, sweep_lines, train_vs_heldout
 from .style import BOOK_STYLE, use_book_style
 from .timescales import seed_bands
 from .values import error_signal_arrows, value_update_quiver
@@ -38,4 +39,9 @@ __all__ = [
     "toy_step_panels",
     "value_plane",
     "seed_bands",
+    "ARM_COLORS",
+    "arm_loss_curves",
+    "steps_strip",
+    "sweep_lines",
+    "train_vs_heldout",
 ]
