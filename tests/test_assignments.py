@@ -84,10 +84,30 @@ def _execute(nb, path):
     return nb
 
 
+@pytest.fixture(scope="module")
+def executed_students(built):
+    """Every student notebook executed, two kernels at a time (each kernel is its own process).
+
+    Returns ``{name: notebook or the exception it raised}``.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(path):
+        student = nbformat.read(built.student_dir / path.name, as_version=4)
+        try:
+            return _execute(student, ROOT / "notebooks")
+        except Exception as error:  # reported by the test of that chapter
+            return error
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip((p.name for p in CHAPTERS), pool.map(run, CHAPTERS)))
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
-def test_student_version_runs_and_checkers_report_failures(built, path):
-    student = nbformat.read(built.student_dir / path.name, as_version=4)
-    _execute(student, ROOT / "notebooks")  # raises if any cell crashes
+def test_student_version_runs_and_checkers_report_failures(executed_students, path):
+    student = executed_students[path.name]
+    if isinstance(student, Exception):  # a cell crashed
+        raise student
     stubs = [c for c in student.cells if "exercise-stub" in c.metadata.get("tags", [])]
     assert stubs, f"{path.name} has no exercise stubs"
     reports = "".join(o.get("text", "") for c in stubs for o in c.outputs)
