@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-import io
 
 
 from .._validate import as_float_array, as_float_matrix, as_positive_int
+from ._png import figure_png
 
 __all__ = ["routing_explorer", "render_routing"]
 
@@ -20,21 +20,15 @@ def render_routing(scores, u, V, *, eta: float = 1.0, highlight: int | None = No
     >>> render_routing(np.zeros(3), np.array([0.8, 0.2]), np.eye(3)[:, :2])[:4]
     b'\\x89PNG'
     """
-    import matplotlib as mpl
-    from matplotlib.figure import Figure
-
     from ..plots.routing import routing_view_panels
-    from ..plots.style import BOOK_STYLE
     from ..routing import routing_view
 
-    with mpl.rc_context(BOOK_STYLE):
-        figure = Figure(figsize=(10, 3.8), dpi=dpi)
-        axes = figure.subplots(1, 2)
-        routing_view_panels(routing_view(scores, u, V, eta=eta), V, u, axes=axes, highlight=highlight)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    view = routing_view(scores, u, V, eta=eta)
+
+    def draw(figure):
+        routing_view_panels(view, V, u, axes=figure.subplots(1, 2), highlight=highlight)
+
+    return figure_png(draw, figsize=(10, 3.8), dpi=dpi)
 
 
 @functools.lru_cache(maxsize=1)

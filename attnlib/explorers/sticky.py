@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
-import io
 from typing import Mapping
 
 import numpy as np
+
+from ._png import figure_png
 
 __all__ = ["ratio_explorer", "render_ratio"]
 
@@ -31,24 +32,17 @@ def render_ratio(baseline: np.ndarray, curves: np.ndarray, ratio: float, *, thre
     >>> png[:4]
     b'\\x89PNG'
     """
-    import matplotlib as mpl
-    from matplotlib.figure import Figure
-
     from ..experiments import first_steps_below
     from ..plots.sticky import arm_loss_curves
-    from ..plots.style import BOOK_STYLE
 
     name = f"value/routing ratio {ratio:g}"
     crossings = None if threshold is None else {name: first_steps_below(curves, threshold)}
-    with mpl.rc_context(BOOK_STYLE):
-        figure = Figure(figsize=(8, 3.6), dpi=dpi)
-        ax = figure.subplots()
+
+    def draw(figure):
         arm_loss_curves({"SGD (ratio 1)": np.asarray(baseline), name: np.asarray(curves)}, threshold=threshold,
-                        crossings=crossings, ax=ax, title=f"SGD against ratio {ratio:g}")
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+                        crossings=crossings, ax=figure.subplots(), title=f"SGD against ratio {ratio:g}")
+
+    return figure_png(draw, figsize=(8, 3.6), dpi=dpi)
 
 
 @functools.lru_cache(maxsize=1)

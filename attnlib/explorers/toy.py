@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-import io
 
 import numpy as np
 
 from .._validate import as_positive_int
+from ._png import figure_png
 
 __all__ = ["toy_training_explorer", "render_toy_step"]
 
@@ -44,19 +44,14 @@ def render_toy_step(history, task, t: int, *, sequence: int = 0, dpi: int = 72) 
     >>> render_toy_step(h, task, 3)[:8]
     b'\\x89PNG\\r\\n\\x1a\\n'
     """
-    from matplotlib.figure import Figure
-
     from ..plots.dynamics import toy_step_panels
-    from ..plots.style import BOOK_STYLE
     from ..toy import toy_snapshot, value_trajectories
-
-    import matplotlib as mpl
 
     snapshot = toy_snapshot(history, task, t, sequence=sequence)
     paths = value_trajectories(history, task.n_classes)  # (T + 1, C, N, 2)
     limits = _plane_limits(paths)
-    with mpl.rc_context(BOOK_STYLE):
-        fig = Figure(figsize=(19.5, 3.9), dpi=dpi)
+
+    def draw(fig):
         axes = fig.subplots(1, 5, gridspec_kw={"width_ratios": [1.25, 1, 1.1, 1, 1]})
         steps = np.arange(history.steps)  # (T,)
         axes[0].plot(steps, history.losses, color="black", linewidth=1.6, label="batch loss")
@@ -68,9 +63,8 @@ def render_toy_step(history, task, t: int, *, sequence: int = 0, dpi: int = 72) 
         axes[0].legend(fontsize=8)
         toy_step_panels(snapshot, axes[1:], trail=paths[: t + 1], limits=limits)
         fig.subplots_adjust(left=0.04, right=0.98, bottom=0.15, top=0.9, wspace=0.45)  # fixed: no layout pass
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", facecolor="white")
-    return buffer.getvalue()
+
+    return figure_png(draw, figsize=(19.5, 3.9), dpi=dpi, tight=False)
 
 
 def _plane_limits(paths: np.ndarray) -> tuple[float, float, float, float]:

@@ -12,11 +12,9 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .basic import _axes
+
 __all__ = ["flops_vs_length", "flops_by_line"]
-
-
-def _axes(ax):
-    return plt.gca() if ax is None else ax
 
 
 def flops_vs_length(

@@ -11,11 +11,12 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+
 from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from .basic import heatmap
+from .basic import _axes, heatmap
 
 __all__ = [
     "SYMBOL_COLORS",
@@ -30,10 +31,6 @@ __all__ = [
 
 #: One colour per symbol (class) of the toy: Dark2's first three.
 SYMBOL_COLORS = ("#d95f02", "#1b9e77", "#7570b3")
-
-
-def _axes(ax):
-    return plt.gca() if ax is None else ax
 
 
 def per_query_lines(

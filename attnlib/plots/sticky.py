@@ -11,14 +11,12 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .basic import _axes
+
 __all__ = ["ARM_COLORS", "arm_loss_curves", "steps_strip", "sweep_lines", "train_vs_heldout"]
 
 #: Colours of the two arms of the paper; other arms take the following tab10 colours.
 ARM_COLORS = {"SGD": "#1f77b4", "EM-like": "#ff7f0e"}
-
-
-def _axes(ax):
-    return plt.gca() if ax is None else ax
 
 
 def _colors(names: Sequence[str], colors: Mapping[str, str] | None) -> dict:

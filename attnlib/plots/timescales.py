@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 
+from .basic import _axes
+
 __all__ = ["seed_bands"]
-
-
-def _axes(ax):
-    return plt.gca() if ax is None else ax
 
 
 def seed_bands(
@@ -53,6 +50,7 @@ def seed_bands(
     ...                 hlines={"target": 2.5}, title="t")
     >>> len(ax.lines), len(ax.collections)
     (2, 1)
+    >>> import matplotlib.pyplot as plt
     >>> plt.close("all")
     """
     ax = _axes(ax)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .basic import _axes
+
 __all__ = ["value_update_quiver", "error_signal_arrows"]
 
 
@@ -51,7 +53,7 @@ def value_update_quiver(
     ('value coordinate 1', 3)
     >>> plt.close("all")
     """
-    ax = plt.gca() if ax is None else ax
+    ax = _axes(ax)
     V = np.asarray(V, dtype=float)  # (N, 2)
     C = np.asarray(contributions, dtype=float)  # (N_q, N, 2)
     if V.ndim != 2 or V.shape[1] != 2:
@@ -122,7 +124,7 @@ def error_signal_arrows(
     ['-u_0', '-u_1']
     >>> plt.close("all")
     """
-    ax = plt.gca() if ax is None else ax
+    ax = _axes(ax)
     U = np.asarray(U, dtype=float)  # (N, 2)
     if U.ndim != 2 or U.shape[1] != 2:
         raise ValueError(f"U must have shape (N, 2), got {U.shape}")
