@@ -369,10 +369,11 @@ def _run_group(group: dict, steps: int, want: frozenset, snap_steps, report) -> 
     g = _Group(**group)
     names = ("loss", *sorted(want))
     per_step = {name: np.empty((g.R, steps)) for name in names}  # each (R, steps)
-    snaps = []
+    snaps, snap_weights = [], []
     for t in range(steps):
         if snap_steps is not None and t in snap_steps:
             snaps.append(g.values().numpy().copy())  # (R, N, d_v)
+            snap_weights.append({k: w.numpy().astype(np.float64) for k, w in g.W.items()})  # each (R, ., .)
         out = g.step(want)
         for name in names:
             per_step[name][:, t] = out[name].numpy()
@@ -380,9 +381,11 @@ def _run_group(group: dict, steps: int, want: frozenset, snap_steps, report) -> 
             report(t + 1)
     if snap_steps is not None:
         snaps.append(g.values().numpy().copy())  # (R, N, d_v)  after the last update
+        snap_weights.append({k: w.numpy().astype(np.float64) for k, w in g.W.items()})  # each (R, ., .)
     return {
         "per_step": per_step,
         "snaps": np.stack(snaps, axis=1) if snaps else None,  # (R, n_snap, N, d_v)
+        "snap_weights": snap_weights,  # n_snap dicts of (R, ., .)
         "logits": g.logits().numpy().copy(),  # (R, N, C)
         "weights": {k: w.numpy().astype(np.float64) for k, w in g.W.items()},  # each (R, ., .)
         "fallbacks": g.fallbacks,
@@ -594,6 +597,9 @@ class Engine:
                     lrs=self._lrs[i],
                     snapshot_steps=snap_steps,
                     value_snapshots=None if res["snaps"] is None else res["snaps"][r].astype(np.float64),
+                    param_snapshots=None if res["snaps"] is None else tuple(
+                        Params(**{k: w[r] for k, w in snap.items()}) for snap in res["snap_weights"]
+                    ),
                     **extra,
                 )
         return tuple(histories)

@@ -111,6 +111,9 @@ class History:
         Steps ``t`` (updates applied so far) at which values were saved.
     value_snapshots : numpy.ndarray, shape (n_snap, N, d_v), or None
         ``V = X W_V`` at each snapshot step.
+    param_snapshots : tuple of Params, or None
+        The four weight matrices at each snapshot step (so anything, e.g. the
+        predictive distribution, can be recomputed there).
     """
 
     losses: np.ndarray
@@ -124,6 +127,7 @@ class History:
     value_grad_norm: np.ndarray | None = None
     snapshot_steps: np.ndarray | None = None
     value_snapshots: np.ndarray | None = None
+    param_snapshots: tuple | None = None
 
     @property
     def steps(self) -> int:
@@ -203,7 +207,8 @@ def train(
         Extra per-step quantities, any of ``"attn_entropy"``,
         ``"score_grad_norm"``, ``"value_grad_norm"`` (the loss is always kept).
     snapshot_every : int, optional
-        Save ``V = X W_V`` every this many steps (and after the last update).
+        Save ``V = X W_V`` and the weights every this many steps (and after
+        the last update).
 
     Returns
     -------
@@ -243,12 +248,13 @@ def train(
     rates = lrs.as_dict()
     losses = np.empty(steps)  # (steps,)
     extras = {name: np.empty(steps) for name in record if name != "loss"}  # each (steps,)
-    snapshots = []
+    snapshots, snapshot_params = [], []
     weights = params.as_dict()
     for t in range(steps):
         current = Params(**weights)
         if snap_steps is not None and t in snap_steps:
             snapshots.append(X @ current.W_V)  # (N, d_v)
+            snapshot_params.append(current)
         cache = forward(current, X, causal=causal)
         losses[t] = loss(cache, y)
         grads = backward(current, cache, y)
@@ -262,6 +268,7 @@ def train(
     final = Params(**weights)
     if snap_steps is not None:
         snapshots.append(X @ final.W_V)  # (N, d_v)  after the last update
+        snapshot_params.append(final)
     final_loss, final_entropy, final_accuracy = predictive_metrics(forward(final, X, causal=causal).logits, y)
     return History(
         losses=losses,
@@ -275,6 +282,7 @@ def train(
         value_grad_norm=extras.get("value_grad_norm"),
         snapshot_steps=snap_steps,
         value_snapshots=None if snap_steps is None else np.stack(snapshots),  # (n_snap, N, d_v)
+        param_snapshots=None if snap_steps is None else tuple(snapshot_params),
     )
 
 

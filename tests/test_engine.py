@@ -53,6 +53,9 @@ def test_engine_matches_reference_trainer(reference, budget, max_block):
             np.testing.assert_allclose(getattr(h.params, name), w, rtol=1e-3, atol=1e-4)
         np.testing.assert_array_equal(h.snapshot_steps, ref.snapshot_steps)
         np.testing.assert_allclose(h.value_snapshots, ref.value_snapshots, rtol=1e-3, atol=1e-4)
+        for got_p, ref_p in zip(h.param_snapshots, ref.param_snapshots, strict=True):
+            for name, w in ref_p.as_dict().items():
+                np.testing.assert_allclose(getattr(got_p, name), w, rtol=1e-3, atol=1e-4)
         assert h.lrs == ref.lrs
 
 

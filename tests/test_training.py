@@ -40,9 +40,14 @@ def test_history_fields_and_shapes(problem):
     assert h.value_snapshots.shape == (4, X.shape[0], 5)
     np.testing.assert_allclose(h.value_snapshots[0], X @ params.W_V)
     np.testing.assert_allclose(h.value_snapshots[-1], X @ h.params.W_V)
+    assert len(h.param_snapshots) == 4
+    np.testing.assert_array_equal(h.param_snapshots[0].W_Q, params.W_Q)
+    np.testing.assert_array_equal(h.param_snapshots[-1].W_O, h.params.W_O)
+    one_step = train(params, X, y, LearningRates.em_like(0.3), steps=3)
+    np.testing.assert_allclose(h.param_snapshots[1].W_V, one_step.params.W_V)
     assert 0 <= h.final_accuracy <= 1 and 0 < h.final_entropy <= np.log(8)
     plain = train(params, X, y, LearningRates.sgd(), steps=2)
-    assert plain.attn_entropy is None and plain.value_snapshots is None
+    assert plain.attn_entropy is None and plain.value_snapshots is None and plain.param_snapshots is None
 
 
 def test_one_step_is_gradient_descent_with_per_matrix_rates(problem):
