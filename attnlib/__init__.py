@@ -11,7 +11,7 @@ references that check them. Chapters import everything from here.
 True
 """
 
-from . import costs, em, engine, experiments, explorers, reference, responsibility, routing, tasks, toy, training
+from . import bayes, costs, diagnostics, em, engine, experiments, explorers, reference, responsibility, routing, tasks, toy, training
 from .engine import Engine, run_sticky_chain, summarize_sticky_chain
 from .gradients import Grads, backward
 from .model import Cache, Params, causal_mask, forward, init_params, loss, masked_softmax
@@ -47,6 +47,8 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_grad",
     "reference",
+    "bayes",
+    "diagnostics",
     "routing",
     "responsibility",
     "costs",

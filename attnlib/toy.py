@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validate import as_bool, as_float_array, as_positive_int
+from .diagnostics import attention_entropy
 from .gradients import Grads, backward
 from .model import Cache, Params, causal_mask, forward, init_params, loss, masked_softmax
 from .training import LearningRates, steps_to_reach
@@ -417,30 +418,6 @@ class ToyHistory:
         if t > self.steps:
             raise ValueError(f"t must be in [0, {self.steps}], got {t}")
         return Params(W_Q=self.W_Q[t], W_K=self.W_K[t], W_V=self.W_V[t], W_O=self.W_O[t])
-
-
-def attention_entropy(alpha) -> np.ndarray:
-    """Entropy (nats) of every attention row, with ``0 log 0 = 0``.
-
-    Parameters
-    ----------
-    alpha : array_like, shape (..., N)
-        Rows that sum to one.
-
-    Returns
-    -------
-    numpy.ndarray, shape (...)
-
-    Examples
-    --------
-    >>> attention_entropy([[1.0, 0.0], [0.5, 0.5]]).round(4)
-    array([0.    , 0.6931])
-    """
-    alpha = as_float_array(alpha, "alpha")
-    if alpha.ndim < 1 or alpha.min(initial=0.0) < 0:
-        raise ValueError(f"alpha must hold non-negative rows, got shape {alpha.shape}")
-    log_alpha = np.log(alpha, out=np.zeros_like(alpha), where=alpha > 0)  # (..., N)
-    return -(alpha * log_alpha).sum(axis=-1) + 0.0  # (...)
 
 
 def _stacked_step(params: Params, X: np.ndarray, y: np.ndarray, mask: np.ndarray) -> dict:

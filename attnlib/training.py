@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ._validate import as_bool, as_float_array, as_float_matrix, as_labels, as_positive_int
+from .diagnostics import attention_entropy
 from .gradients import backward
 from .model import Params, forward, loss
 from .softmax import log_softmax
@@ -174,11 +175,6 @@ def predictive_metrics(logits: np.ndarray, y: np.ndarray) -> tuple[float, float,
     return ce, entropy, accuracy
 
 
-def _attention_entropy(alpha: np.ndarray) -> float:
-    log_alpha = np.log(alpha, out=np.zeros_like(alpha), where=alpha > 0)  # (N, N)  0 log 0 := 0
-    return float(-(alpha * log_alpha).sum(axis=1).mean())
-
-
 # --------------------------------------------------------------------------- the trainer
 def train(
     params: Params,
@@ -259,7 +255,7 @@ def train(
         losses[t] = loss(cache, y)
         grads = backward(current, cache, y)
         if "attn_entropy" in extras:
-            extras["attn_entropy"][t] = _attention_entropy(cache.attn)
+            extras["attn_entropy"][t] = float(attention_entropy(cache.attn).mean())
         if "score_grad_norm" in extras:
             extras["score_grad_norm"][t] = np.linalg.norm(grads.scores)
         if "value_grad_norm" in extras:

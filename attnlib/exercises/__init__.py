@@ -14,6 +14,7 @@ from .ch05 import check_query_key_grads, check_weight_grads
 from .ch06 import check_value_drift
 from .ch07 import check_m_step_grad
 from .ch08 import check_em_steps_to_sgd
+from .ch09 import check_effective_dimension, check_filter_step
 
 __all__ = [
     "Case",
@@ -31,4 +32,6 @@ __all__ = [
     "check_value_drift",
     "check_m_step_grad",
     "check_em_steps_to_sgd",
+    "check_filter_step",
+    "check_effective_dimension",
 ]

@@ -2,6 +2,7 @@
 
 from .basic import curves, grouped_bars, heatmap
 from .costs import flops_by_line, flops_vs_length
+from .geometry import component_scatter, entropy_mae_curves, explained_variance_bars, value_norm_curves
 from .dynamics import (
     SYMBOL_COLORS,
     attention_panel,
@@ -44,4 +45,8 @@ __all__ = [
     "steps_strip",
     "sweep_lines",
     "train_vs_heldout",
+    "explained_variance_bars",
+    "component_scatter",
+    "value_norm_curves",
+    "entropy_mae_curves",
 ]
