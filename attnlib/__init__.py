@@ -11,7 +11,7 @@ references that check them. Chapters import everything from here.
 True
 """
 
-from . import bayes, costs, diagnostics, em, engine, experiments, explorers, reference, responsibility, routing, tasks, toy, training
+from . import bayes, costs, diagnostics, em, engine, experiments, explorers, reference, responsibility, routing, sweep, tasks, toy, training, variants
 from .engine import Engine, run_sticky_chain, summarize_sticky_chain
 from .gradients import Grads, backward
 from .model import Cache, Params, causal_mask, forward, init_params, loss, masked_softmax
@@ -49,6 +49,8 @@ __all__ = [
     "reference",
     "bayes",
     "diagnostics",
+    "variants",
+    "sweep",
     "routing",
     "responsibility",
     "costs",

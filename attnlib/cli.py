@@ -2,8 +2,8 @@
 
 Each command lives in a ``register(subparsers)`` function that adds its
 sub-parser and sets ``handler=`` (a function ``args -> exit code``).
-:data:`COMMANDS` lists them; a new command (``sweep``, ``assignments build``)
-goes in its own module and adds its ``register`` to that tuple.
+:data:`COMMANDS` lists them: ``reproduce`` (chapter 8), ``assignments build``
+and ``sweep`` (chapter 10); a new command adds its ``register`` to that tuple.
 
 Errors a user can cause (a bad option, a value the library rejects) print
 one line on stderr and exit with status 2; never a traceback.
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-__all__ = ["main", "build_parser", "COMMANDS", "register_reproduce", "register_assignments"]
+__all__ = ["main", "build_parser", "COMMANDS", "register_reproduce", "register_assignments", "register_sweep"]
 
 
 class _UsageError(Exception):
@@ -238,8 +238,75 @@ def _assignments_build(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- sweep
+def register_sweep(subparsers) -> None:
+    """``attnlib sweep VARIANT...``: chapter 10's grid of variants x arms x seeds."""
+    from .sweep import DEFAULT_SEEDS, GROUPS, VARIANTS
+
+    listing = "\n".join(f"  {name:11s} {v.about}" for name, v in VARIANTS.items())
+    listing += "\n" + "\n".join(f"  {name:11s} shorthand for: {' '.join(names)}" for name, names in GROUPS.items())
+    sw = subparsers.add_parser(
+        "sweep",
+        help="chapter 10: LayerNorm, residual, heads, Adam and query diversity, each arm, each seed",
+        description=(
+            "Chapter 10's grid on the reduced sticky chain (N = T - 1 positions, float64 torch autograd): "
+            "for every VARIANT and seed, a uniform arm (base rate on every matrix; the paper's SGD arm) "
+            "and an EM-like arm (value-ratio x base rate on W_V), from the authors' initial weights. "
+            "Prints the EM-like speed-up and the settling steps of chapter 7; --json writes every run "
+            "(spec, seed, arm, final metrics, per-step curves, timescale metrics) and a summary."
+        ),
+        epilog="variants:\n" + listing,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sw.add_argument("variants", nargs="+", metavar="VARIANT", choices=[*VARIANTS, *GROUPS],
+                    help="variants to run (see the list below)")  # fmt: skip
+    sw.add_argument("--seeds", type=_integer, nargs="+", default=list(DEFAULT_SEEDS), metavar="SEED",
+                    help="run seeds (default: the paper's 42 2024 1337 7777 9999)")  # fmt: skip
+    sw.add_argument("--steps", type=_int_at_least(101, "steps"), default=1000,
+                    help="updates per run, > 100 (default 1000)")  # fmt: skip
+    sw.add_argument("--T", type=_int_at_least(3, "T"), default=150, help="chain length; N = T - 1 (default 150)")
+    sw.add_argument("--base-lr", type=_finite_float, default=0.01, help="uniform arm's SGD rate (default 0.01)")
+    sw.add_argument("--adam-lr", type=_finite_float, default=3e-5, help="uniform arm's Adam rate (default 3e-5)")
+    sw.add_argument("--value-ratio", type=_finite_float, default=10.0,
+                    help="EM-like arm: W_V rate / base rate (default 10)")  # fmt: skip
+    sw.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON to PATH")
+    sw.add_argument("--no-curves", action="store_true", help="leave the per-step curves out of the JSON")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(handler=_sweep)
+
+
+def _sweep(args) -> int:
+    from tqdm import tqdm
+
+    from .sweep import count_batches, format_sweep, run_sweep, summarize_sweep
+
+    if args.json is not None and not args.json.resolve().parent.is_dir():
+        raise ValueError(f"--json: directory {str(args.json.parent)!r} does not exist")
+    total = count_batches(args.variants) * args.steps  # validates the names too
+    quiet = args.quiet or not sys.stderr.isatty()
+    start = time.perf_counter()
+    with tqdm(total=total, desc="sweep", unit="step", file=sys.stderr, disable=quiet) as bar:
+        result = run_sweep(
+            args.variants,
+            seeds=args.seeds,
+            steps=args.steps,
+            T=args.T,
+            base_lr=args.base_lr,
+            adam_lr=args.adam_lr,
+            value_ratio=args.value_ratio,
+            progress=lambda t: bar.update(t - bar.n),
+        )
+    wall = time.perf_counter() - start
+    print(format_sweep(result))
+    if args.json is not None:
+        report = summarize_sweep(result, curves=not args.no_curves)
+        report["wall_seconds"] = wall
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
 #: Every command's registration function, in the order ``--help`` lists them.
-COMMANDS: tuple[Callable, ...] = (register_reproduce, register_assignments)
+COMMANDS: tuple[Callable, ...] = (register_reproduce, register_assignments, register_sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -118,3 +118,76 @@ def test_assignments_build_rejects_a_file_as_out_dir(tmp_path, capsys):
     assert main(["assignments", "build", str(target)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "out_dir must be a directory" in err
+
+
+# --------------------------------------------------------------------------- sweep (chapter 10)
+def test_sweep_help_lists_options_and_variants(capsys):
+    assert main(["--help"]) == 0
+    assert "sweep" in capsys.readouterr().out
+    assert main(["sweep", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--seeds", "--steps", "--T", "--base-lr", "--adam-lr", "--value-ratio", "--json", "--quiet"):
+        assert option in out
+    for variant in ("baseline", "layernorm", "residual", "heads-2", "adam", "targets-1", "all", "diversity"):
+        assert f"\n  {variant}" in out
+
+
+def test_tiny_sweep_writes_json_of_the_documented_shape(tmp_path, capsys):
+    path = tmp_path / "sweep.json"
+    code = main(["sweep", "baseline", "targets-2", "--steps", "110", "--T", "25", "--seeds", "42", "7",
+                 "--json", str(path)])  # fmt: skip
+    assert code == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""  # no progress bar when stderr is not a terminal
+    assert "EM-like vs uniform" in captured.out and "targets-2" in captured.out
+    report = json.loads(path.read_text())
+    assert report["seeds"] == [42, 7] and report["variants"] == ["baseline", "targets-2"]
+    assert report["config"]["steps"] == 110 and report["config"]["N"] == 24 and report["wall_seconds"] > 0
+    assert len(report["runs"]) == 2 * 2 * 2
+    run = report["runs"][-1]
+    assert (run["variant"], run["arm"], run["seed"]) == ("targets-2", "EM-like", 7)
+    assert run["spec"]["n_groups"] == 2 and run["lrs"]["W_V"] == pytest.approx(0.1)
+    assert set(run["final"]) == {"loss", "entropy", "accuracy"}
+    assert len(run["curves"]["loss"]) == 110 and set(run["timescales"]["loss"]) == {"settle", "tail", "growth"}
+    assert set(report["summary"]["baseline"]) >= {"threshold", "em_steps_to_uniform", "speedup", "paired_speedup",
+                                                  "arms", "diversity"}  # fmt: skip
+
+
+def test_sweep_without_curves(tmp_path):
+    path = tmp_path / "small.json"
+    assert main(["sweep", "adam", "--steps", "101", "--T", "12", "--seeds", "1", "--no-curves", "--quiet",
+                 "--json", str(path)]) == 0  # fmt: skip
+    run = json.loads(path.read_text())["runs"][0]
+    assert "curves" not in run and run["spec"]["optimizer"] == "adam" and run["lrs"]["W_Q"] == pytest.approx(3e-5)
+
+
+SWEEP_BAD = [
+    (["sweep"], "the following arguments are required: VARIANT"),
+    (["sweep", "lyernorm"], "invalid choice: 'lyernorm'"),
+    (["sweep", "baseline", "--steps", "100"], "--steps: must be an integer >= 101, got '100'"),
+    (["sweep", "baseline", "--steps", "ten"], "--steps"),
+    (["sweep", "baseline", "--T", "2"], "--T: must be an integer >= 3"),
+    (["sweep", "baseline", "--seeds", "4.5"], "--seeds"),
+    (["sweep", "baseline", "--seeds", "1", "1", "--T", "12", "--steps", "101"], "seeds must be distinct"),
+    (["sweep", "baseline", "--seeds", "-3", "--T", "12", "--steps", "101"], "seed must be in [0, 2**32), got -3"),
+    (["sweep", "baseline", "--value-ratio", "inf"], "--value-ratio"),
+    (["sweep", "baseline", "--base-lr", "-0.1", "--T", "12", "--steps", "101"], "base_lr must be a finite number >= 0"),
+    (["sweep", "baseline", "--json", "/nonexistent-dir/x.json"], "does not exist"),
+]
+
+
+@pytest.mark.parametrize("argv, text", SWEEP_BAD, ids=[" ".join(a) for a, _ in SWEEP_BAD])
+def test_sweep_bad_arguments_exit_2_with_one_line(argv, text, capsys):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert text in lines[0]
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_sweep_bad_argument_from_the_shell_has_no_traceback():
+    done = subprocess.run([sys.executable, "-m", "attnlib", "sweep", "baseline", "--T", "1"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == "attnlib sweep: error: argument --T: must be an integer >= 3, got '1'"

@@ -15,6 +15,7 @@ from .ch06 import check_value_drift
 from .ch07 import check_m_step_grad
 from .ch08 import check_em_steps_to_sgd
 from .ch09 import check_effective_dimension, check_filter_step
+from .ch10 import check_layer_norm_backward
 
 __all__ = [
     "Case",
@@ -34,4 +35,5 @@ __all__ = [
     "check_em_steps_to_sgd",
     "check_filter_step",
     "check_effective_dimension",
+    "check_layer_norm_backward",
 ]

@@ -18,6 +18,7 @@ from .sticky import ARM_COLORS, arm_loss_curves, steps_strip, sweep_lines, train
 from .style import BOOK_STYLE, use_book_style
 from .timescales import seed_bands
 from .values import error_signal_arrows, value_update_quiver
+from .variants import VARIANT_ARM_COLORS, diversity_scatter, settling_dots, variant_panels
 
 __all__ = [
     "BOOK_STYLE",
@@ -49,4 +50,8 @@ __all__ = [
     "component_scatter",
     "value_norm_curves",
     "entropy_mae_curves",
+    "VARIANT_ARM_COLORS",
+    "diversity_scatter",
+    "settling_dots",
+    "variant_panels",
 ]
