@@ -58,6 +58,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ._threads import single_torch_thread
 from ._validate import as_bool, as_float_matrix, as_labels, as_positive_int
 from .model import Params
 from .training import (
@@ -425,28 +426,6 @@ def _worker_main() -> None:
 _PROCESS_WORK = 2e8
 
 
-class _single_torch_thread:
-    """Run torch single-threaded inside the block, then restore the caller's setting.
-
-    The block loop makes thousands of small calls per step; torch's intra-op
-    threads gain little on them (1.25x measured on 2 idle cores) and stall
-    badly at every barrier when another program holds a core (10x slower
-    measured). Parallelism comes from worker processes instead.
-    """
-
-    def __enter__(self):
-        import torch
-
-        self.saved = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_num_threads(self.saved)
-        return False
-
-
 class Engine:
     """Advance many independent runs of the head together, float32, closed-form gradients.
 
@@ -576,7 +555,7 @@ class Engine:
         want = frozenset(record) - {"loss"}
         chunks, groups = self._jobs(self._resolve_workers(steps))
         if len(groups) == 1:
-            with _single_torch_thread():
+            with single_torch_thread():
                 results = [_run_group(groups[0], steps, want, snap_steps, progress)]
         else:
             results = self._run_in_processes(groups, steps, want, snap_steps, progress)
@@ -666,7 +645,7 @@ class Engine:
                     job_channel.send(
                         {"group": group, "steps": steps, "want": want, "snap_steps": snap_steps, "threads": threads}
                     )
-            with _single_torch_thread():
+            with single_torch_thread():
                 results[0] = _run_group(groups[0], steps, want, snap_steps, local_report)
             local_report(steps)
             while pending:
@@ -702,7 +681,7 @@ class Engine:
         """
         dense = as_bool(dense, "dense")
         _, groups = self._jobs(1)
-        with _single_torch_thread():
+        with single_torch_thread():
             out = _Group(**groups[0]).step(frozenset(), update=False, dense=dense)
 
         def as64(t):

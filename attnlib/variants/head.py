@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .._threads import single_torch_thread
 from .._validate import as_bool, as_float_matrix, as_labels
 from ..model import causal_mask
 from .spec import WEIGHTS, VariantParams, VariantSpec, head_slices
@@ -66,22 +67,6 @@ def _forward(W: dict, X, Y, spec: VariantSpec, mask, *, keep: bool = False, A=No
     return out
 
 
-class _one_thread:
-    """Run torch on one thread inside the block (restored after): these tensors are small."""
-
-    def __enter__(self):
-        import torch
-
-        self.threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_num_threads(self.threads)
-        return False
-
-
 def _as_tensors(params: VariantParams, spec: VariantSpec) -> dict:
     import torch
 
@@ -125,7 +110,7 @@ def variant_loss(params: VariantParams, X, y, spec: VariantSpec, *, causal: bool
 
     X, y, causal = _check_problem(params, X, y, spec, causal)
     mask = causal_mask(X.shape[0]) if causal else np.ones((X.shape[0],) * 2, dtype=bool)  # (N, N)
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad(), single_torch_thread():
         out = _forward(_as_tensors(params, spec), torch.tensor(X)[None], torch.tensor(y)[None], spec, mask)
     return float(out["losses"][0])
 
@@ -175,7 +160,7 @@ def loss_function_of(params: VariantParams, X, y, spec: VariantSpec, at: str, *,
         return _forward(base | {at: t[None]}, Xt, Yt, spec, mask)["losses"][0]
 
     def f(value):
-        with torch.no_grad(), _one_thread():
+        with torch.no_grad(), single_torch_thread():
             return float(f_torch(torch.tensor(np.asarray(value, dtype=np.float64))))
 
     return f, f_torch
@@ -211,7 +196,7 @@ def variant_state(params: VariantParams, X, y, spec: VariantSpec, *, causal: boo
     mask = causal_mask(X.shape[0]) if causal else np.ones((X.shape[0],) * 2, dtype=bool)  # (N, N)
     W = _as_tensors(params, spec)
     W["W_O"].requires_grad_(True)
-    with _one_thread():
+    with single_torch_thread():
         out = _forward(W, torch.tensor(X)[None], torch.tensor(y)[None], spec, mask, keep=True)
         Z = out["logits"]  # (1, N, C)
         (dZ,) = torch.autograd.grad(out["losses"].sum(), [Z])  # (1, N, C)
@@ -247,7 +232,7 @@ def variant_grads(params: VariantParams, X, y, spec: VariantSpec, *, causal: boo
     W = _as_tensors(params, spec)
     for w in W.values():
         w.requires_grad_(True)
-    with _one_thread():
+    with single_torch_thread():
         out = _forward(W, torch.tensor(X)[None], torch.tensor(y)[None], spec, mask)
         grads = torch.autograd.grad(out["losses"].sum(), list(W.values()))
     return {name: g[0].numpy() for name, g in zip(W, grads)}

@@ -7,10 +7,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .._threads import single_torch_thread
 from .._validate import as_positive_int
 from ..model import Params, causal_mask
 from ..training import History, LearningRates, _check_record, predictive_metrics
-from .head import _check_problem, _forward, _one_thread
+from .head import _check_problem, _forward
 from .spec import WEIGHTS, VariantParams, VariantSpec
 
 
@@ -125,7 +126,7 @@ def train_variants(
             raise ValueError(f"problems[{i}] has X {X.shape} and sizes {params.dims}; every run must match run 0")
         checked.append((X, y, params, lrs))
 
-    with _one_thread():  # small tensors: one thread is faster, and robust on a shared machine
+    with single_torch_thread():  # small tensors: one thread is faster, and robust on a shared machine
         return _train_batch(checked, spec, steps, causal, record, progress)
 
 
