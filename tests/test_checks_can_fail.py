@@ -53,3 +53,35 @@ def test_a_flipped_sign_stops_the_chapter(chapter, field):
     with pytest.raises(CellExecutionError) as excinfo:
         client.execute()
     assert "AssertionError" in str(excinfo.value), str(excinfo.value)[-2000:]
+
+
+LAYER_NORM_SABOTAGE = """
+import attnlib.variants
+import attnlib.variants.layer_norm
+
+_honest_layer_norm_backward = attnlib.variants.layer_norm_backward
+
+def _broken_layer_norm_backward(*args, **kwargs):
+    return -_honest_layer_norm_backward(*args, **kwargs)
+
+attnlib.variants.layer_norm_backward = _broken_layer_norm_backward
+attnlib.variants.layer_norm.layer_norm_backward = _broken_layer_norm_backward
+"""
+
+
+def test_a_flipped_layer_norm_backward_stops_chapter_10():
+    """Chapter 10's LayerNorm derivation (eq. beyond-ln-backward) is checked, so a wrong sign stops it.
+
+    The grid cells (``run_sweep``, ``first_step_gain``) are left out: they take a
+    minute and the LayerNorm checks do not use their results.
+    """
+    nb = nbformat.read(NOTEBOOKS / "10_beyond_single_head.ipynb", as_version=4)
+    slow = ("run_sweep(", "first_step_gain(")
+    nb.cells = [nbformat.v4.new_code_cell(LAYER_NORM_SABOTAGE)] + [
+        c for c in nb.cells if not (c.cell_type == "code" and any(s in c.source for s in slow))
+    ]
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
+    with pytest.raises(CellExecutionError) as excinfo:
+        client.execute()
+    message = str(excinfo.value)
+    assert "AssertionError" in message and "LayerNorm" in message, message[-2000:]
