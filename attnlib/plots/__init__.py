@@ -2,7 +2,6 @@
 
 from .basic import curves, grouped_bars, heatmap
 from .costs import flops_by_line, flops_vs_length
-from .geometry import component_scatter, entropy_mae_curves, explained_variance_bars, value_norm_curves
 from .dynamics import (
     SYMBOL_COLORS,
     attention_panel,
@@ -13,6 +12,7 @@ from .dynamics import (
     toy_step_panels,
     value_plane,
 )
+from .geometry import component_scatter, entropy_mae_curves, explained_variance_bars, value_norm_curves
 from .routing import routing_view_panels, step_size_errors
 from .sticky import ARM_COLORS, arm_loss_curves, steps_strip, sweep_lines, train_vs_heldout
 from .style import BOOK_STYLE, use_book_style

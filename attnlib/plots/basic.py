@@ -18,6 +18,29 @@ def _axes(ax):
     return plt.gca() if ax is None else ax
 
 
+def _reference_lines(ax, hlines, *, color: str = "gray") -> None:
+    """Dotted horizontal reference lines, one per ``label -> y`` entry (labelled in the legend)."""
+    for label, value in (hlines or {}).items():
+        ax.axhline(value, color=color, linestyle=":", linewidth=1.2, label=label)
+
+
+def _finish(ax, xlabel: str, ylabel: str, title: str = "", *, legend_fontsize=None):
+    """Axis labels, the title when given, and the legend; returns ``ax``.
+
+    ``legend_fontsize=None`` keeps the style's legend size; ``legend_fontsize=False``
+    draws no legend.
+    """
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if legend_fontsize is None:
+        ax.legend()
+    elif legend_fontsize is not False:
+        ax.legend(fontsize=legend_fontsize)
+    return ax
+
+
 def grouped_bars(
     groups: Mapping[str, Sequence[float]],
     labels: Sequence[str],
@@ -91,12 +114,7 @@ def curves(
         if values.shape != x.shape:
             raise ValueError(f"series {name!r} must have the shape of x {x.shape}, got {values.shape}")
         ax.plot(x, values, label=name, **styles.get(name, {}))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend()
-    return ax
+    return _finish(ax, xlabel, ylabel, title)
 
 
 def heatmap(

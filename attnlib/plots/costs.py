@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .basic import _axes
+from .basic import _axes, _finish
 
 __all__ = ["flops_vs_length", "flops_by_line"]
 
@@ -67,12 +67,7 @@ def flops_vs_length(
         ax.axvline(mark, linestyle=":", color="black", linewidth=1, label=mark_label or None)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    return ax
+    return _finish(ax, xlabel, ylabel, title, legend_fontsize=8)
 
 
 def flops_by_line(

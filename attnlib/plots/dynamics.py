@@ -11,12 +11,11 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-
 from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from .basic import _axes, heatmap
+from .basic import _axes, _finish, heatmap
 
 __all__ = [
     "SYMBOL_COLORS",
@@ -84,12 +83,7 @@ def per_query_lines(
             ax.axhline(float(np.asarray(reference)[i]), color=colors(i % 10), linestyle=":", linewidth=1)
     if log_y:
         ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    return ax
+    return _finish(ax, xlabel, ylabel, title, legend_fontsize=8)
 
 
 def grad_norm_curves(steps, score_norm, value_norm, *, ax=None, title: str = ""):

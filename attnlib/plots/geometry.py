@@ -12,14 +12,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..diagnostics import effective_dimension, value_norm_growth
+from .basic import _axes
 from .sticky import ARM_COLORS
 from .timescales import seed_bands
 
 __all__ = ["explained_variance_bars", "component_scatter", "value_norm_curves", "entropy_mae_curves"]
-
-
-def _axes(ax):
-    return plt.gca() if ax is None else ax
 
 
 def explained_variance_bars(

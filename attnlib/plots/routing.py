@@ -7,6 +7,8 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .basic import _axes, _finish
+
 __all__ = ["step_size_errors", "routing_view_panels"]
 
 
@@ -42,7 +44,7 @@ def step_size_errors(
     ('log', 'log', 2)
     >>> plt.close("all")
     """
-    ax = plt.gca() if ax is None else ax
+    ax = _axes(ax)
     eta = np.asarray(eta, dtype=float)  # (K,)
     if eta.ndim != 1 or eta.size < 2 or eta.min() <= 0:
         raise ValueError(f"eta must hold at least two positive step sizes, got {eta}")
@@ -59,12 +61,7 @@ def step_size_errors(
         x0, y0 = anchor
         ax.loglog(eta, y0 * (eta / x0) ** slope, color="black", linestyle="--", linewidth=1,
                   label=f"slope {slope:g} reference")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend()
-    return ax
+    return _finish(ax, xlabel, ylabel, title)
 
 
 def routing_view_panels(view, V, u, *, axes=None, highlight: int | None = None, title: str = ""):

@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .basic import _axes
+from .basic import _axes, _finish, _reference_lines
 
 __all__ = ["ARM_COLORS", "arm_loss_curves", "steps_strip", "sweep_lines", "train_vs_heldout"]
 
@@ -82,18 +82,12 @@ def arm_loss_curves(
                     label=f"{name}: first step below")  # fmt: skip
     if threshold is not None:
         ax.axhline(threshold, color="black", linestyle="--", linewidth=1.0, label=f"threshold {threshold:.4f}")
-    for label, value in (hlines or {}).items():
-        ax.axhline(value, color="gray", linestyle=":", linewidth=1.2, label=label)
+    _reference_lines(ax, hlines)
     if xlim is not None:
         ax.set_xlim(*xlim)
     if ylim is not None:
         ax.set_ylim(*ylim)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    return ax
+    return _finish(ax, xlabel, ylabel, title, legend_fontsize=8)
 
 
 def steps_strip(
@@ -200,18 +194,12 @@ def sweep_lines(
             mean = np.where(counts > 0, np.nanmean(np.where(counts[:, None] > 0, values, 0.0), axis=1), np.nan)
             std = np.where(counts > 0, np.nanstd(np.where(counts[:, None] > 0, values, 0.0), axis=1), np.nan)
         ax.errorbar(x, mean, yerr=std, fmt="o-", color=palette[name], capsize=4, label=name, linewidth=1.6)
-    for label, value in (hlines or {}).items():
-        ax.axhline(value, color="gray", linestyle=":", linewidth=1.2, label=label)
+    _reference_lines(ax, hlines)
     if logx:
         ax.set_xscale("log")
         ax.set_xticks(x, [f"{v:g}" for v in x])
         ax.minorticks_off()
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    return ax
+    return _finish(ax, xlabel, ylabel, title, legend_fontsize=8)
 
 
 def train_vs_heldout(
@@ -259,9 +247,4 @@ def train_vs_heldout(
     if h_min is not None:
         ax.axvline(h_min, color="gray", linestyle=":", linewidth=1.2, label=f"H_min {h_min:.4f}")
         ax.axhline(h_min, color="gray", linestyle=":", linewidth=1.2)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    return ax
+    return _finish(ax, xlabel, ylabel, title, legend_fontsize=8)

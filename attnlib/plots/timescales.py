@@ -11,7 +11,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .basic import _axes
+from .basic import _axes, _reference_lines
 
 __all__ = ["seed_bands"]
 
@@ -67,8 +67,7 @@ def seed_bands(
                         **styles.get(name, {}))
         ax.fill_between(xs, values.min(axis=0), values.max(axis=0),
                         color=line.get_color(), alpha=0.18, linewidth=0)
-    for label, value in (hlines or {}).items():
-        ax.axhline(value, color="black", linestyle=":", linewidth=1.2, label=label)
+    _reference_lines(ax, hlines, color="black")
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)

@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .basic import _axes
+from .basic import _axes, _finish, _reference_lines
 from .sticky import ARM_COLORS
 from .timescales import seed_bands
 
@@ -140,14 +140,8 @@ def diversity_scatter(
         first = np.asarray(next(iter(values.values())), dtype=float).mean(axis=1)  # (K,)
         for label, xm, ym in zip(labels, x.mean(axis=1), first):
             ax.annotate(label, (xm, ym), textcoords="offset points", xytext=(6, 6), fontsize=8)
-    for label, value in (hlines or {}).items():
-        ax.axhline(value, color="gray", linestyle=":", linewidth=1.2, label=label)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    return ax
+    _reference_lines(ax, hlines)
+    return _finish(ax, xlabel, ylabel, title, legend_fontsize=8)
 
 
 def variant_panels(
