@@ -73,7 +73,8 @@ def _distribution_rows(p, name: str, *, matrix: bool = False) -> np.ndarray:
     return p
 
 
-def _entropy_nats(p: np.ndarray) -> np.ndarray:
+def entropy_nats(p: np.ndarray) -> np.ndarray:
+    """Entropy in nats along the last axis, ``0 log 0 := 0``, without input checks (for inner loops)."""
     log_p = np.log(p, out=np.zeros_like(p), where=p > 0)  # (..., C)  0 log 0 := 0
     return -(p * log_p).sum(axis=-1) + 0.0  # (...)  (+ 0.0 turns -0.0 into 0.0)
 
@@ -107,7 +108,7 @@ def attention_entropy(alpha) -> np.ndarray:
     (2, 3)
     """
     alpha = _distribution_rows(alpha, "alpha")
-    return _entropy_nats(alpha)  # (N,)
+    return entropy_nats(alpha)  # (N,)
 
 
 def predictive_entropy_bits(p) -> np.ndarray:
@@ -130,7 +131,7 @@ def predictive_entropy_bits(p) -> np.ndarray:
     array([1., 2.])
     """
     p = _distribution_rows(p, "p", matrix=True)
-    return _entropy_nats(p) / np.log(2.0)  # (N,)
+    return entropy_nats(p) / np.log(2.0)  # (N,)
 
 
 def entropy_mae_bits(p, q) -> float:
@@ -160,7 +161,7 @@ def entropy_mae_bits(p, q) -> float:
     q = _distribution_rows(q, "q", matrix=True)
     if q.shape != p.shape:
         raise ValueError(f"q must have the shape of p {p.shape}, got {q.shape}")
-    gap = np.abs(_entropy_nats(p) - _entropy_nats(q)) / np.log(2.0)  # (N,)
+    gap = np.abs(entropy_nats(p) - entropy_nats(q)) / np.log(2.0)  # (N,)
     return float(gap.mean())
 
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validate import as_bool, as_float_array, as_positive_int
-from .diagnostics import attention_entropy
+from .diagnostics import attention_entropy, entropy_nats
 from .gradients import Grads, backward
 from .model import Cache, Params, causal_mask, forward, init_params, loss, masked_softmax
 from .training import LearningRates, steps_to_reach
@@ -479,11 +479,6 @@ def _loop_step(params: Params, task: ToyTask, mask: np.ndarray) -> dict:
     }
 
 
-def _row_entropy(alpha: np.ndarray) -> np.ndarray:
-    """:func:`attention_entropy` without the input checks (inside the training loop)."""
-    return -(alpha * np.log(np.where(alpha > 0, alpha, 1.0))).sum(axis=-1)  # (...)
-
-
 def train_toy(
     params: Params,
     task: ToyTask,
@@ -568,7 +563,7 @@ def train_toy(
         alpha = step["attn"]  # (M, N, N)
         records["losses"][t] = step["loss"]
         records["accuracy"][t] = step["accuracy"]
-        records["attn_entropy"][t] = _row_entropy(alpha).mean(axis=0)  # (N,)
+        records["attn_entropy"][t] = entropy_nats(alpha).mean(axis=0)  # (N,)
         records["evidence_attn"][t] = alpha[:, np.arange(n), task.evidence].mean(axis=0)  # (N,)
         records["score_grad_norm"][t] = step["score_grad_norm"]
         records["value_grad_norm"][t] = step["value_grad_norm"]
