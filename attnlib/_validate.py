@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_float_matrix", "as_float_array", "as_labels", "as_positive_int", "as_bool"]
+__all__ = ["as_float_matrix", "as_float_array", "as_labels", "as_positive_int", "as_bool", "as_distribution_rows"]
 
 
 def _describe(value) -> str:
@@ -82,3 +82,38 @@ def as_bool(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {_describe(value)}")
     return bool(value)
+
+
+#: How far a row of probabilities may sum from 1.
+ROW_SUM_TOL = 1e-6
+
+
+def as_distribution_rows(value, name: str, *, matrix: bool = False) -> np.ndarray:
+    """``value`` as float rows that are probability vectors (last axis), or a one-line error.
+
+    ``matrix=True`` also requires a 2-D ``(N, C)`` array.
+
+    Examples
+    --------
+    >>> as_distribution_rows([[0.25, 0.75]], "p").shape
+    (1, 2)
+    >>> as_distribution_rows([[0.5, 0.6]], "p")
+    Traceback (most recent call last):
+    ValueError: every row of p must be a probability vector summing to 1 (within 1e-06), row (0,) sums to 1.1
+    """
+    p = as_float_array(value, name)
+    if matrix and p.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (N, C), one distribution per row, got shape {p.shape}")
+    if p.ndim < 1 or p.shape[-1] == 0:
+        raise ValueError(f"{name} must hold probability vectors along its last axis, got shape {p.shape}")
+    if p.min() < 0:
+        raise ValueError(f"{name} must be non-negative, got {p.min()}")
+    sums = p.sum(axis=-1)  # (...)
+    worst = np.abs(sums - 1.0)  # (...)
+    if worst.max(initial=0.0) > ROW_SUM_TOL:
+        bad = np.unravel_index(np.argmax(worst), worst.shape)
+        raise ValueError(
+            f"every row of {name} must be a probability vector summing to 1 (within {ROW_SUM_TOL:g}), "
+            f"row {tuple(int(i) for i in bad)} sums to {sums[bad]:.8g}"
+        )
+    return p

@@ -38,7 +38,7 @@ import numbers
 
 import numpy as np
 
-from ._validate import as_float_array, as_float_matrix, as_labels
+from ._validate import as_distribution_rows, as_float_array, as_float_matrix, as_labels
 
 __all__ = [
     "emission_log_likelihoods",
@@ -372,9 +372,7 @@ def bayes_cross_entropy(pred, y) -> float:
     >>> round(bayes_cross_entropy([[0.5, 0.5], [0.25, 0.75]], [0, 1]), 4)
     0.4904
     """
-    pred = as_float_matrix(pred, "pred")
-    if pred.min() < 0 or not np.allclose(pred.sum(axis=1), 1.0, rtol=0, atol=1e-6):
-        raise ValueError("pred must hold one probability vector per row (non-negative, each summing to 1)")
+    pred = as_distribution_rows(pred, "pred", matrix=True)
     y = as_labels(y, "y", length=pred.shape[0], n_classes=pred.shape[1])
     with np.errstate(divide="ignore"):
         return float(-np.log(pred[np.arange(len(y)), y]).mean())

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_float_array, as_float_matrix
+from ._validate import as_distribution_rows, as_float_array, as_float_matrix
 from .responsibility import column_usage
 from .routing import advantage as advantage_matrix
 
@@ -49,30 +49,7 @@ __all__ = [
     "entropy_mae_bits",
 ]
 
-_ROW_SUM_TOL = 1e-6
-
-
 # --------------------------------------------------------------------------- distributions
-def _distribution_rows(p, name: str, *, matrix: bool = False) -> np.ndarray:
-    """``p`` as float rows that are probability vectors (last axis), or a one-line error."""
-    p = as_float_array(p, name)
-    if matrix and p.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (N, C), one distribution per row, got shape {p.shape}")
-    if p.ndim < 1 or p.shape[-1] == 0:
-        raise ValueError(f"{name} must hold probability vectors along its last axis, got shape {p.shape}")
-    if p.min() < 0:
-        raise ValueError(f"{name} must be non-negative, got {p.min()}")
-    sums = p.sum(axis=-1)  # (...)
-    worst = np.abs(sums - 1.0)  # (...)
-    if worst.max(initial=0.0) > _ROW_SUM_TOL:
-        bad = np.unravel_index(np.argmax(worst), worst.shape)
-        raise ValueError(
-            f"every row of {name} must sum to 1 (within {_ROW_SUM_TOL:g}), "
-            f"row {tuple(int(i) for i in bad)} sums to {sums[bad]:.8g}"
-        )
-    return p
-
-
 def entropy_nats(p: np.ndarray) -> np.ndarray:
     """Entropy in nats along the last axis, ``0 log 0 := 0``, without input checks (for inner loops)."""
     log_p = np.log(p, out=np.zeros_like(p), where=p > 0)  # (..., C)  0 log 0 := 0
@@ -107,7 +84,7 @@ def attention_entropy(alpha) -> np.ndarray:
     >>> attention_entropy(np.full((2, 3, 4), 0.25)).shape
     (2, 3)
     """
-    alpha = _distribution_rows(alpha, "alpha")
+    alpha = as_distribution_rows(alpha, "alpha")
     return entropy_nats(alpha)  # (N,)
 
 
@@ -130,7 +107,7 @@ def predictive_entropy_bits(p) -> np.ndarray:
     >>> predictive_entropy_bits([[0.5, 0.5, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]])
     array([1., 2.])
     """
-    p = _distribution_rows(p, "p", matrix=True)
+    p = as_distribution_rows(p, "p", matrix=True)
     return entropy_nats(p) / np.log(2.0)  # (N,)
 
 
@@ -157,8 +134,8 @@ def entropy_mae_bits(p, q) -> float:
     >>> entropy_mae_bits([[0.5, 0.5], [1.0, 0.0]], [[1.0, 0.0], [1.0, 0.0]])
     0.5
     """
-    p = _distribution_rows(p, "p", matrix=True)
-    q = _distribution_rows(q, "q", matrix=True)
+    p = as_distribution_rows(p, "p", matrix=True)
+    q = as_distribution_rows(q, "q", matrix=True)
     if q.shape != p.shape:
         raise ValueError(f"q must have the shape of p {p.shape}, got {q.shape}")
     gap = np.abs(entropy_nats(p) - entropy_nats(q)) / np.log(2.0)  # (N,)

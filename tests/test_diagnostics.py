@@ -194,7 +194,7 @@ def test_circular_mode_share_of_random_orders_averages_two_over_n_minus_one():
 @pytest.mark.parametrize(
     "call, error, words",
     [
-        (lambda: dg.attention_entropy([[0.5, 0.6]]), ValueError, "sum to 1"),
+        (lambda: dg.attention_entropy([[0.5, 0.6]]), ValueError, "summing to 1"),
         (lambda: dg.attention_entropy([[1.5, -0.5]]), ValueError, "non-negative"),
         (lambda: dg.attention_entropy(3.0), ValueError, "probability vectors"),
         (lambda: dg.attention_entropy("abc"), TypeError, "numeric"),
