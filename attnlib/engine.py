@@ -148,8 +148,10 @@ class _Group:
     because a softmax over a short last axis (``C = 8``) is slow in torch.
     """
 
-    def __init__(self, X, y, weights, lrs, *, causal, blocks, n_classes):
+    def __init__(self, X, y, weights, lrs, *, causal, blocks, n_classes, compiled=False, threads=1):
         import torch
+
+        from .fused import load_kernel
 
         self.torch = torch
         R, N, d_x = X.shape
@@ -195,6 +197,19 @@ class _Group:
         self.G_buf = torch.empty(R * slab)  # (R, B, c) slabs: N l_i dL/ds_ij
         self.views = [self._make_views(r0, r1, c) for r0, r1, c in blocks]
         self.fallbacks = 0
+        self.kernel = load_kernel(d_x, self.d_k, C) if compiled else None
+        self.threads = threads
+        if self.kernel is not None:  # run-major outputs of the compiled step
+            self.out = {
+                "EX1": torch.empty(R, N, d_x + 1),  # (R, N, d_x+1)  [sum_j e_ij x_j, l_i]
+                "Z": torch.empty(R, N, C),  # (R, N, C)  logits
+                "m": torch.empty(R, N),  # (R, N)  the score shift m_i
+                "gsq": torch.empty(R, N),  # (R, N)  sum_j (N l_i dL/ds_ij)^2
+                "nll": torch.empty(R, N),  # (R, N)  -log p_i[y_i]
+                "dA": torch.empty(R, d_x, d_x),  # (R, d_x, d_x)  X^T (dL/dS) X
+                "AXdz": torch.empty(R, d_x, C),  # (R, d_x, C)  (alpha X)^T dL/dZ
+            }
+            self.scratch = self.kernel.scratch(R, N, threads)
 
     def _make_views(self, r0, r1, c) -> SimpleNamespace:
         """Every slice the block loop touches, made once (slicing costs as much as a small op)."""
@@ -279,10 +294,42 @@ class _Group:
         return out
 
     def _row_sums_ok(self) -> bool:
-        l_min = float(self.rows["EX1"].view(self.R * self.N, -1)[:, self.d_x].amin())
+        EX1 = self.out["EX1"] if self.kernel is not None else self.rows["EX1"]
+        l_min = float(EX1.view(self.R * self.N, -1)[:, self.d_x].amin())
         return l_min >= _TINY_ROW_SUM  # False for nan too
 
     def _step(self, want: frozenset, dense: bool, exact: bool) -> dict:
+        if self.kernel is not None and not dense:
+            return self._step_compiled(want, exact)
+        return self._step_blocks(want, dense, exact)
+
+    def _compiled_pass(self, exact: bool, forward_only: bool, want_dV: bool = False):
+        """Projections in torch, then every row's forward (and backward) in the compiled kernel."""
+        torch = self.torch
+        W, out, d_k = self.W, self.out, self.d_k
+        W_VO = torch.bmm(W["W_V"], W["W_O"])  # (R, d_x, C)
+        W_P = torch.cat([W["W_Q"] * (1.0 / math.sqrt(d_k)), W["W_K"], W_VO], dim=2)  # (R, d_x, 2 d_k + C)
+        P = torch.bmm(self.X, W_P)  # (R, N, 2 d_k + C)  [q_i / sqrt(d_k), k_i, z0_i = x_i W_V W_O]
+        dVa = torch.empty(self.R, self.N, self.C) if want_dV else None  # (R, N, C)  alpha^T dZ
+        self.kernel.step(X=self.X, P=P, WVO=W_VO, y=self.y, dVa=dVa, scratch=self.scratch, causal=self.causal,
+                         exact=exact, forward_only=forward_only, threads=self.threads, **out)  # fmt: skip
+        return P[:, :, :d_k], dVa
+
+    def _step_compiled(self, want: frozenset, exact: bool) -> dict:
+        torch, N, d_x, out = self.torch, self.N, self.d_x, self.out
+        Q, dVa = self._compiled_pass(exact, forward_only=False, want_dV="value_grad_norm" in want)
+        result = {"grads": self._grads(out["dA"], out["AXdz"]), "loss": out["nll"].mean(dim=1)}
+        l = out["EX1"][:, :, d_x]  # (R, N)
+        if "attn_entropy" in want:
+            result["attn_entropy"] = self._entropy(Q, out["m"], out["EX1"])
+        if "score_grad_norm" in want:  # |dL/dS|_F, with gsq_i = sum_j (N l_i dL/ds_ij)^2
+            result["score_grad_norm"] = (out["gsq"] / (N * l).square()).sum(dim=1).sqrt()
+        if "value_grad_norm" in want:  # dL/dV = alpha^T U = alpha^T dZ W_O^T / N
+            dV = torch.bmm(dVa, self.W["W_O"].transpose(1, 2)).div_(N)  # (R, N, d_v)
+            result["value_grad_norm"] = torch.linalg.vector_norm(dV, dim=(1, 2))
+        return result
+
+    def _step_blocks(self, want: frozenset, dense: bool, exact: bool) -> dict:
         torch = self.torch
         R, N, d_x = self.R, self.N, self.d_x
         W = self.W
@@ -318,28 +365,18 @@ class _Group:
             if dense:
                 dS[:, v.r0 : v.r1, : v.c] = v.G / (N * l)
         # ---- per-step reductions, on whole buffers in run order
-        EX1 = self._run_major("EX1")  # (R, N, d_x+1)
-        l = EX1[:, :, d_x : d_x + 1]  # (R, N, 1)
-        AX = EX1[:, :, :d_x] / l  # (R, N, d_x)  (alpha X)_i
-        GX = self._run_major("GX").div_(l * N)  # (R, N, d_x)  ((dL/dS) X)_i
         ZT = self._run_major("ZT", transposed=True)  # (R, C, N)
         dzT = self._run_major("dzT", transposed=True)  # (R, C, N)
+        EX1 = self._run_major("EX1")  # (R, N, d_x+1)
+        l = EX1[:, :, d_x : d_x + 1]  # (R, N, 1)
+        GX = self._run_major("GX").div_(l * N)  # (R, N, d_x)  ((dL/dS) X)_i
         dA = torch.bmm(self.XT, GX)  # (R, d_x, d_x)  X^T (dL/dS) X, the gradient of A = W_Q W_K^T / sqrt(d_k)
+        AX = EX1[:, :, :d_x] / l  # (R, N, d_x)  (alpha X)_i
         AXdz = torch.bmm(AX.transpose(1, 2), dzT.transpose(1, 2)).mul_(1.0 / N)  # (R, d_x, C)  (alpha X)^T dL/dZ
-        scale = 1.0 / math.sqrt(self.d_k)
-        grads = {
-            "W_Q": torch.bmm(dA, W["W_K"]).mul_(scale),  # (R, d_x, d_k)
-            "W_K": torch.bmm(dA.transpose(1, 2), W["W_Q"]).mul_(scale),  # (R, d_x, d_k)
-            "W_V": torch.bmm(AXdz, W["W_O"].transpose(1, 2)),  # (R, d_x, d_v)  X^T (alpha^T U): value law
-            "W_O": torch.bmm(W["W_V"].transpose(1, 2), AXdz),  # (R, d_v, C)  O^T dL/dZ
-        }
         logp = torch.log_softmax(ZT, dim=1)  # (R, C, N)
-        out = {"grads": grads, "loss": -logp.gather(1, self.y[:, None, :]).mean(dim=(1, 2))}
+        out = {"grads": self._grads(dA, AXdz), "loss": -logp.gather(1, self.y[:, None, :]).mean(dim=(1, 2))}
         if "attn_entropy" in want:
-            # H_i = m_i + log l_i - sum_j alpha_ij s_ij, and sum_j alpha_ij s_ij = q_i . (alpha X)_i W_K
-            mean_s = torch.linalg.vecdot(Q, torch.bmm(AX, W["W_K"]), dim=2)  # (R, N)
-            H = self.QKa[:, :, self.d_k] + torch.log(l[:, :, 0]) - mean_s  # (R, N)
-            out["attn_entropy"] = H.mean(dim=1)
+            out["attn_entropy"] = self._entropy(Q, self.QKa[:, :, self.d_k], EX1)
         if "score_grad_norm" in want:
             out["score_grad_norm"] = gs2.sqrt()
         if "value_grad_norm" in want:
@@ -349,8 +386,42 @@ class _Group:
             out["values"] = dVT.transpose(1, 2)
         return out
 
+    def _grads(self, dA, AXdz) -> dict:
+        """The four weight gradients from ``dA = X^T (dL/dS) X`` (R, d_x, d_x) and ``(alpha X)^T dL/dZ`` (R, d_x, C).
+
+        With ``A = W_Q W_K^T / sqrt(d_k)`` the score gradient reaches ``W_Q`` and
+        ``W_K`` only through ``dL/dA``; the value law enters as ``dW_V = X^T alpha^T U``.
+        """
+        torch, W = self.torch, self.W
+        scale = 1.0 / math.sqrt(self.d_k)
+        return {
+            "W_Q": torch.bmm(dA, W["W_K"]).mul_(scale),  # (R, d_x, d_k)
+            "W_K": torch.bmm(dA.transpose(1, 2), W["W_Q"]).mul_(scale),  # (R, d_x, d_k)
+            "W_V": torch.bmm(AXdz, W["W_O"].transpose(1, 2)),  # (R, d_x, d_v)  X^T (alpha^T U): value law
+            "W_O": torch.bmm(W["W_V"].transpose(1, 2), AXdz),  # (R, d_v, C)  O^T dL/dZ
+        }
+
+    def _entropy(self, Q, m, EX1):
+        """Mean attention entropy per run, (R,): ``H_i = m_i + log l_i - q_i . (alpha X)_i W_K``.
+
+        ``Q`` (R, N, d_k) holds ``q_i / sqrt(d_k)``, ``m`` (R, N) the score shifts
+        and ``EX1`` (R, N, d_x+1) ``[sum_j e_ij x_j, l_i]``.
+        """
+        torch, d_x = self.torch, self.d_x
+        l = EX1[:, :, d_x]  # (R, N)
+        AX = EX1[:, :, :d_x] / l[:, :, None]  # (R, N, d_x)  (alpha X)_i
+        mean_s = torch.linalg.vecdot(Q, torch.bmm(AX, self.W["W_K"]), dim=2)  # (R, N)  sum_j alpha_ij s_ij
+        return (m + torch.log(l) - mean_s).mean(dim=1)
+
     def logits(self):
         """Forward only, at the current weights: (R, N, C) float32 logits."""
+        if self.kernel is not None:
+            for exact in (False, True):
+                self._compiled_pass(exact, forward_only=True)
+                if self._row_sums_ok():
+                    break
+                self.fallbacks += 1
+            return self.out["Z"]
         for exact in (False, True):
             _, W_VO = self._prepare(exact)
             W_VOT = W_VO.transpose(1, 2).contiguous()  # (R, C, d_x)
@@ -425,6 +496,9 @@ def _worker_main() -> None:
 #: Below this much work (runs x steps x N^2) the engine stays in one process (about 0.5 s on one core).
 _PROCESS_WORK = 2e8
 
+#: How a step is computed: the compiled kernel when it builds ("auto"), always it, or torch row blocks.
+_BACKENDS = ("auto", "compiled", "torch")
+
 
 class Engine:
     """Advance many independent runs of the head together, float32, closed-form gradients.
@@ -469,6 +543,7 @@ class Engine:
         workers: int | None = None,
         block_budget: int = 60_000,
         max_block: int = 48,
+        backend: str = "auto",
     ):
         if isinstance(runs, (str, bytes)) or not isinstance(runs, Sequence) or len(runs) == 0:
             raise TypeError(f"runs must be a non-empty sequence of (X, y, params, lrs), got {runs!r:.60}")
@@ -502,8 +577,24 @@ class Engine:
         self.N = Xs[0].shape[0]
         self.dims = inits[0].dims
         self.workers = None if workers is None else as_positive_int(workers, "workers")
+        if backend not in _BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(map(repr, _BACKENDS))}, got {backend!r}")
+        self.backend = self._resolve_backend(backend)
         self.blocks = row_blocks(self.N, causal=self.causal, budget=block_budget, max_block=max_block)
         self.fallbacks = 0
+
+    def _resolve_backend(self, backend: str) -> str:
+        """``"compiled"`` when asked for or (``"auto"``) when the kernel builds; else ``"torch"``."""
+        from .fused import load_kernel, unavailable_reason
+
+        if backend == "torch":
+            return "torch"
+        dims = (self.dims["d_x"], self.dims["d_k"], self.dims["n_classes"])
+        if load_kernel(*dims) is not None:
+            return "compiled"
+        if backend == "compiled":
+            raise RuntimeError(f"backend='compiled' is not available: {unavailable_reason(*dims)}")
+        return "torch"
 
     def _resolve_workers(self, steps: int) -> int:
         if self.workers is not None:
@@ -529,6 +620,7 @@ class Engine:
                     "causal": self.causal,
                     "blocks": self.blocks,
                     "n_classes": self.dims["n_classes"],
+                    "compiled": self.backend == "compiled",
                 }
             )
         return chunks, groups
@@ -557,6 +649,8 @@ class Engine:
         if len(groups) == 1:
             with single_torch_thread():
                 results = [_run_group(groups[0], steps, want, snap_steps, progress)]
+        elif self.backend == "compiled":
+            results = self._run_in_threads(groups, steps, want, snap_steps, progress)
         else:
             results = self._run_in_processes(groups, steps, want, snap_steps, progress)
         self.fallbacks = sum(r["fallbacks"] for r in results)
@@ -582,6 +676,47 @@ class Engine:
                     **extra,
                 )
         return tuple(histories)
+
+    def _run_in_threads(self, groups, steps, want, snap_steps, progress) -> list[dict]:
+        """Run each group in its own thread, each group's steps independent of the others'.
+
+        The compiled kernel and torch's operations release the GIL, so the
+        threads run in parallel in one process (one copy of torch in memory).
+        Groups, not one kernel call with several threads per step: a step-wide
+        barrier would make every step wait for the slower core, which costs
+        ~25 % on a shared machine (measured).
+        """
+        import threading
+
+        results: list = [None] * len(groups)
+        done_steps = [0] * len(groups)
+        errors: list = []
+        lock = threading.Lock()
+        reported = [0]
+
+        def report(k: int, t: int) -> None:
+            with lock:
+                done_steps[k] = t
+                if progress is not None and min(done_steps) > reported[0]:
+                    reported[0] = min(done_steps)
+                    progress(reported[0])
+
+        def work(k: int) -> None:
+            try:
+                results[k] = _run_group(groups[k], steps, want, snap_steps, lambda t: report(k, t))
+            except BaseException as err:  # re-raised in the calling thread below
+                errors.append(err)
+
+        with single_torch_thread():
+            helpers = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(1, len(groups))]
+            for thread in helpers:
+                thread.start()
+            work(0)
+            for thread in helpers:
+                thread.join()
+        if errors:
+            raise errors[0]
+        return results
 
     def _run_in_processes(self, groups, steps, want, snap_steps, progress) -> list[dict]:
         """Run ``groups[0]`` here and each other group in a worker process, all at once.
