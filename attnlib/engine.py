@@ -163,39 +163,9 @@ class _Group:
         f32 = torch.float32
         self.X = torch.as_tensor(X, dtype=f32).contiguous()  # (R, N, d_x)
         self.XT = self.X.transpose(1, 2).contiguous()  # (R, d_x, N)
-        self.X1Tn = torch.cat([self.XT, -torch.ones(R, 1, N)], dim=1).contiguous()  # (R, d_x+1, N)  [x_j; -1]
-        self.X1 = torch.cat([self.X, torch.ones(R, N, 1)], dim=2).contiguous()  # (R, N, d_x+1)  [x_j, 1]
         self.W = {k: torch.as_tensor(w, dtype=f32).contiguous() for k, w in weights.items()}  # each (R, ., .)
         self.lr = {k: torch.as_tensor(v, dtype=f32).view(R, 1, 1) for k, v in lrs.items()}  # each (R, 1, 1)
-        # Block-major bookkeeping.
-        row_pos = torch.empty(R, N, dtype=torch.long)  # (R, N)  where row (r, i) sits, rows of width w
-        col_pos = torch.empty(R, C, N, dtype=torch.long)  # (R, C, N)  where entry (r, c, i) of a (R, C, B) slice sits
-        last_col = torch.empty(N, dtype=torch.long)  # (N,)  last column the row's block sees
-        run = torch.arange(R)[:, None]  # (R, 1)
-        for r0, r1, c in blocks:
-            B = r1 - r0
-            i = torch.arange(B)[None, :]  # (1, B)
-            row_pos[:, r0:r1] = R * r0 + run * B + i
-            col_pos[:, :, r0:r1] = R * C * r0 + run[:, :, None] * C * B + torch.arange(C)[None, :, None] * B + i[:, None]
-            last_col[r0:r1] = c - 1
-        self.row_perm = row_pos.reshape(-1)  # (R*N,)
-        self.col_perm = col_pos.reshape(-1)  # (R*C*N,)
-        self.last_col = last_col
         self.y = torch.as_tensor(y, dtype=torch.long).contiguous()  # (R, N)
-        onehotT = torch.nn.functional.one_hot(self.y, C).to(f32).transpose(1, 2)  # (R, C, N)
-        self.onehotT_bm = torch.empty(R * C * N)  # block-major (R, C, B) slices
-        self.onehotT_bm[self.col_perm] = onehotT.reshape(-1)
-        # Buffers, reused every step.
-        self.QKa = torch.empty(R, N, self.d_k + 1)  # (R, N, d_k+1)  [q_i / sqrt(d_k), m_i]
-        self.KT1 = torch.empty(R, self.d_k + 1, N)  # (R, d_k+1, N)  [k_j; -1]
-        self.KT1[:, self.d_k] = -1.0
-        self.rows = {name: torch.empty(R * N * w) for name, w in
-                     (("EX1", d_x + 1), ("Uc", d_x + 1), ("GX", d_x), ("ZT", C), ("dzT", C))}  # fmt: skip
-        self.W_VOT0 = torch.zeros(R, C, d_x + 1)  # (R, C, d_x+1)  [(W_V W_O)^T, 0]
-        slab = max((r1 - r0) * c for r0, r1, c in blocks)
-        self.E_buf = torch.empty(R * slab)  # (R, B, c) slabs: E = exp(S - m)
-        self.G_buf = torch.empty(R * slab)  # (R, B, c) slabs: N l_i dL/ds_ij
-        self.views = [self._make_views(r0, r1, c) for r0, r1, c in blocks]
         self.fallbacks = 0
         self.kernel = load_kernel(d_x, self.d_k, C) if compiled else None
         self.threads = threads
@@ -210,6 +180,44 @@ class _Group:
                 "AXdz": torch.empty(R, d_x, C),  # (R, d_x, C)  (alpha X)^T dL/dZ
             }
             self.scratch = self.kernel.scratch(R, N, threads)
+        else:
+            self._init_blocks()
+
+    def _init_blocks(self) -> None:
+        """Block-major bookkeeping and buffers of the torch path."""
+        torch = self.torch
+        R, N, d_x, C, blocks = self.R, self.N, self.d_x, self.C, self.blocks
+        f32 = torch.float32
+        self.X1Tn = torch.cat([self.XT, -torch.ones(R, 1, N)], dim=1).contiguous()  # (R, d_x+1, N)  [x_j; -1]
+        self.X1 = torch.cat([self.X, torch.ones(R, N, 1)], dim=2).contiguous()  # (R, N, d_x+1)  [x_j, 1]
+        # Block-major bookkeeping.
+        row_pos = torch.empty(R, N, dtype=torch.long)  # (R, N)  where row (r, i) sits, rows of width w
+        col_pos = torch.empty(R, C, N, dtype=torch.long)  # (R, C, N)  where entry (r, c, i) of a (R, C, B) slice sits
+        last_col = torch.empty(N, dtype=torch.long)  # (N,)  last column the row's block sees
+        run = torch.arange(R)[:, None]  # (R, 1)
+        for r0, r1, c in blocks:
+            B = r1 - r0
+            i = torch.arange(B)[None, :]  # (1, B)
+            row_pos[:, r0:r1] = R * r0 + run * B + i
+            col_pos[:, :, r0:r1] = R * C * r0 + run[:, :, None] * C * B + torch.arange(C)[None, :, None] * B + i[:, None]
+            last_col[r0:r1] = c - 1
+        self.row_perm = row_pos.reshape(-1)  # (R*N,)
+        self.col_perm = col_pos.reshape(-1)  # (R*C*N,)
+        self.last_col = last_col
+        onehotT = torch.nn.functional.one_hot(self.y, C).to(f32).transpose(1, 2)  # (R, C, N)
+        self.onehotT_bm = torch.empty(R * C * N)  # block-major (R, C, B) slices
+        self.onehotT_bm[self.col_perm] = onehotT.reshape(-1)
+        # Buffers, reused every step.
+        self.QKa = torch.empty(R, N, self.d_k + 1)  # (R, N, d_k+1)  [q_i / sqrt(d_k), m_i]
+        self.KT1 = torch.empty(R, self.d_k + 1, N)  # (R, d_k+1, N)  [k_j; -1]
+        self.KT1[:, self.d_k] = -1.0
+        self.rows = {name: torch.empty(R * N * w) for name, w in
+                     (("EX1", d_x + 1), ("Uc", d_x + 1), ("GX", d_x), ("ZT", C), ("dzT", C))}  # fmt: skip
+        self.W_VOT0 = torch.zeros(R, C, d_x + 1)  # (R, C, d_x+1)  [(W_V W_O)^T, 0]
+        slab = max((r1 - r0) * c for r0, r1, c in blocks)
+        self.E_buf = torch.empty(R * slab)  # (R, B, c) slabs: E = exp(S - m)
+        self.G_buf = torch.empty(R * slab)  # (R, B, c) slabs: N l_i dL/ds_ij
+        self.views = [self._make_views(r0, r1, c) for r0, r1, c in blocks]
 
     def _make_views(self, r0, r1, c) -> SimpleNamespace:
         """Every slice the block loop touches, made once (slicing costs as much as a small op)."""
@@ -299,7 +307,7 @@ class _Group:
         return l_min >= _TINY_ROW_SUM  # False for nan too
 
     def _step(self, want: frozenset, dense: bool, exact: bool) -> dict:
-        if self.kernel is not None and not dense:
+        if self.kernel is not None:  # never dense: the compiled kernel holds no N x N matrix
             return self._step_compiled(want, exact)
         return self._step_blocks(want, dense, exact)
 
@@ -511,16 +519,22 @@ class Engine:
         All runs must share ``N`` and the weight shapes.
     causal : bool, default True
     workers : int, optional
-        Number of processes the runs are split over, this one included (each
-        with an equal share of the cores). ``None`` picks one per core for big jobs
-        (``runs x steps x N^2 >= 2e9``) and stays in this process otherwise.
-        Separate processes, not threads: two processes scale close to 2x on
-        two cores where threads (the GIL between many short torch calls) and
-        torch's own intra-op threads (barriers stall when another program
-        takes a core) do not.
+        How many cores to use. ``None`` uses every core for big jobs
+        (``runs x steps x N^2 >= 2e8``) and one otherwise. The runs are split
+        into that many groups, each advancing on its own: in threads of this
+        process with the compiled kernel (which releases the GIL), in worker
+        processes with torch (where threads would serialise on the GIL between
+        many short torch calls). With fewer runs than cores, the compiled
+        kernel splits each step's rows over threads instead.
     block_budget, max_block : int
-        Row-block sizing (see :func:`row_blocks`); the defaults were measured
-        best on a 2-core machine.
+        Row-block sizing of the torch path (see :func:`row_blocks`); the
+        defaults were measured best on a 2-core machine.
+    backend : {"auto", "compiled", "torch"}, default "auto"
+        How a step is computed: ``"compiled"`` is the fused C kernel
+        (:mod:`attnlib.fused`; built on first use, needs a C compiler),
+        ``"torch"`` the row-block torch path, ``"auto"`` the kernel when it
+        builds and torch otherwise. Both compute the same closed forms; the
+        chosen one is in :attr:`backend`.
 
     Examples
     --------
@@ -646,6 +660,9 @@ class Engine:
             raise TypeError(f"progress must be callable or None, got {progress!r}")
         want = frozenset(record) - {"loss"}
         chunks, groups = self._jobs(self._resolve_workers(steps))
+        if self.backend == "compiled" and len(groups) == 1:  # fewer runs than cores: the kernel's own threads
+            big = self.n_runs * steps * self.N**2 >= _PROCESS_WORK
+            groups[0]["threads"] = self.workers or ((os.cpu_count() or 1) if big else 1)
         if len(groups) == 1:
             with single_torch_thread():
                 results = [_run_group(groups[0], steps, want, snap_steps, progress)]
@@ -816,6 +833,7 @@ class Engine:
         """
         dense = as_bool(dense, "dense")
         _, groups = self._jobs(1)
+        groups[0]["compiled"] = self.backend == "compiled" and not dense  # dense: torch row blocks
         with single_torch_thread():
             out = _Group(**groups[0]).step(frozenset(), update=False, dense=dense)
 

@@ -126,15 +126,18 @@ def _compiler() -> str | None:
 
 
 @lru_cache(maxsize=None)
-def _load(dims: tuple[int, int, int]) -> Kernel | None:
+def _load(dims: tuple[int, int, int], lanes: int | None) -> Kernel | None:
+    key_dims = (*dims, lanes)
     if os.environ.get("ATTNLIB_NO_COMPILE", "") not in ("", "0"):
-        _reasons[dims] = "ATTNLIB_NO_COMPILE is set"
+        _reasons[key_dims] = "ATTNLIB_NO_COMPILE is set"
         return None
     cc = _compiler()
     if cc is None:
-        _reasons[dims] = "no C compiler found (cc, gcc or clang)"
+        _reasons[key_dims] = "no C compiler found (cc, gcc or clang)"
         return None
     defines = tuple(f"-D{name}={value}" for name, value in zip(("DX", "DK", "NC"), dims))
+    if lanes is not None:
+        defines += (f"-DLANES={lanes}",)
     key = hashlib.sha256(
         b"\0".join([_SOURCE.read_bytes(), " ".join(_FLAGS + defines).encode(), _cpu_signature().encode()])
     ).hexdigest()[:16]
@@ -148,17 +151,20 @@ def _load(dims: tuple[int, int, int]) -> Kernel | None:
                                       capture_output=True, text=True, timeout=120)  # fmt: skip
                 if proc.returncode != 0:
                     first = (proc.stderr.strip().splitlines() or ["(no output)"])[0]
-                    _reasons[dims] = f"the C compiler failed: {first}"
+                    _reasons[key_dims] = f"the C compiler failed: {first}"
                     return None
                 os.replace(built, target)  # atomic: a concurrent build just overwrites it
         return Kernel(str(target), dims)
     except (OSError, subprocess.SubprocessError, RuntimeError) as err:
-        _reasons[dims] = f"could not build or load the kernel: {err}"
+        _reasons[key_dims] = f"could not build or load the kernel: {err}"
         return None
 
 
-def load_kernel(d_x: int, d_k: int, n_classes: int) -> Kernel | None:
+def load_kernel(d_x: int, d_k: int, n_classes: int, *, lanes: int | None = None) -> Kernel | None:
     """The compiled kernel for these dimensions, building it on first use; ``None`` if it cannot be.
+
+    ``lanes`` forces the SIMD width (8 or 16 rows per vector) instead of the
+    CPU's widest; the tests use it to check the narrower build too.
 
     Examples
     --------
@@ -166,12 +172,19 @@ def load_kernel(d_x: int, d_k: int, n_classes: int) -> Kernel | None:
     Traceback (most recent call last):
     ...
     ValueError: d_x must be >= 1, got 0
+    >>> load_kernel(20, 10, 8, lanes=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: lanes must be None, 8 or 16, got 5
     """
     dims = (as_positive_int(d_x, "d_x"), as_positive_int(d_k, "d_k"), as_positive_int(n_classes, "n_classes"))
-    return _load(dims)
+    if lanes not in (None, 8, 16):
+        raise ValueError(f"lanes must be None, 8 or 16, got {lanes!r}")
+    return _load(dims, lanes)
 
 
-def unavailable_reason(d_x: int, d_k: int, n_classes: int) -> str | None:
+def unavailable_reason(d_x: int, d_k: int, n_classes: int, *, lanes: int | None = None) -> str | None:
     """Why :func:`load_kernel` returned ``None`` for these dimensions (``None`` if it did not)."""
-    dims = (int(d_x), int(d_k), int(n_classes))
-    return None if load_kernel(*dims) is not None else _reasons.get(dims, "unknown")
+    if load_kernel(d_x, d_k, n_classes, lanes=lanes) is not None:
+        return None
+    return _reasons.get((int(d_x), int(d_k), int(n_classes), lanes), "unknown")

@@ -5,18 +5,49 @@ up to a few hundred terms, so relative agreement of ~1e-5 per step is expected;
 after 20 full-batch steps 1e-4 on the losses leaves room for the drift.
 """
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attnlib import backward, forward, init_params
+from attnlib import backward, forward, fused, init_params
 from attnlib import engine as engine_module
 from attnlib.engine import Engine, row_blocks, run_sticky_chain, summarize_sticky_chain
 from attnlib.tasks import sticky_chain
 from attnlib.training import LearningRates, train
 
 RECORD = ("loss", "attn_entropy", "score_grad_norm", "value_grad_norm")
+
+
+def require_kernel(*dims):
+    """Skip (or fail, when ATTNLIB_REQUIRE_COMPILER=1, as in CI) if the compiled kernel cannot be built."""
+    reason = fused.unavailable_reason(*(dims or (20, 10, 8)))
+    if reason is not None:
+        if os.environ.get("ATTNLIB_REQUIRE_COMPILER") == "1":
+            pytest.fail(f"the compiled kernel is required here: {reason}")
+        pytest.skip(f"no compiled kernel: {reason}")
+
+
+BACKENDS = ["torch", "compiled", "compiled-8-lanes"]
+
+
+def use_backend(name, monkeypatch):
+    """The Engine's ``backend`` argument for a test variant (the 8-lane build is the compiled kernel, narrower)."""
+    if name == "torch":
+        return "torch"
+    require_kernel()
+    if name == "compiled-8-lanes":
+        widest = fused.load_kernel
+        monkeypatch.setattr(fused, "load_kernel", lambda d_x, d_k, C: widest(d_x, d_k, C, lanes=8))
+    return "compiled"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, monkeypatch):
+    """Each engine test runs on the torch path, the compiled kernel, and its narrower (8-lane) build."""
+    return use_backend(request.param, monkeypatch)
 
 
 def _runs(n_runs=3, N=300, d=(20, 10, 15, 8), scale=0.3, seed=0):
@@ -38,10 +69,17 @@ def reference():
     return runs, [train(p, X, y, lrs, steps=20, record=RECORD, snapshot_every=8) for X, y, p, lrs in runs]
 
 
-@pytest.mark.parametrize("budget, max_block", [(60_000, 48), (2_000, 16), (10**9, 512)])
-def test_engine_matches_reference_trainer(reference, budget, max_block):
+@pytest.mark.parametrize(
+    "variant, budget, max_block",
+    [("torch", 60_000, 48), ("torch", 2_000, 16), ("torch", 10**9, 512)]  # block sizes: torch path only
+    + [(name, 60_000, 48) for name in BACKENDS[1:]],
+)
+def test_engine_matches_reference_trainer(reference, variant, budget, max_block, monkeypatch):
     runs, expected = reference
-    got = Engine(runs, workers=1, block_budget=budget, max_block=max_block).run(20, record=RECORD, snapshot_every=8)
+    backend = use_backend(variant, monkeypatch)
+    got = Engine(runs, workers=1, block_budget=budget, max_block=max_block, backend=backend).run(
+        20, record=RECORD, snapshot_every=8
+    )
     for h, ref in zip(got, expected):
         np.testing.assert_allclose(h.losses, ref.losses, rtol=1e-4)
         for name in RECORD[1:]:
@@ -59,13 +97,14 @@ def test_engine_matches_reference_trainer(reference, budget, max_block):
         assert h.lrs == ref.lrs
 
 
-def test_engine_non_causal_matches_reference():
+def test_engine_non_causal_matches_reference(backend):
     runs = _runs(n_runs=2, N=120)
-    got = Engine(runs, causal=False, workers=1, block_budget=3000, max_block=32).run(10, record=RECORD)
+    got = Engine(runs, causal=False, workers=1, block_budget=3000, max_block=32, backend=backend).run(10, record=RECORD)
     for h, (X, y, p, lrs) in zip(got, runs):
         ref = train(p, X, y, lrs, steps=10, causal=False, record=RECORD)
         np.testing.assert_allclose(h.losses, ref.losses, rtol=1e-4)
         np.testing.assert_allclose(h.attn_entropy, ref.attn_entropy, rtol=1e-4)
+        np.testing.assert_allclose(h.value_grad_norm, ref.value_grad_norm, rtol=1e-4)
         assert h.final_loss == pytest.approx(ref.final_loss, rel=1e-4)
 
 
@@ -99,30 +138,31 @@ def test_step_gradients_match_attnlib_backward(N, causal, budget, max_block, see
         np.testing.assert_allclose(got.scores[r].sum(axis=1), 0.0, atol=2e-5 * scale)  # zero-sum competition
 
 
-def test_fallback_to_exact_row_max_gives_the_same_answer(reference, monkeypatch):
+def test_fallback_to_exact_row_max_gives_the_same_answer(reference, monkeypatch, backend):
     runs, expected = reference
     monkeypatch.setattr(engine_module, "_TINY_ROW_SUM", np.inf)  # every row "fails" the bound check
-    engine = Engine(runs[:1], workers=1)
+    engine = Engine(runs[:1], workers=1, backend=backend)
     (h,) = engine.run(5, record=RECORD)
     assert engine.fallbacks == 5 + 2  # every step, and both tries of the final forward pass
     np.testing.assert_allclose(h.losses, expected[0].losses[:5], rtol=1e-4)
     np.testing.assert_allclose(h.attn_entropy, expected[0].attn_entropy[:5], rtol=1e-4)
 
 
-def test_large_scores_do_not_overflow():
+def test_large_scores_do_not_overflow(backend):
     """Scores in the hundreds: exp(s - m) with the Cauchy-Schwarz shift stays finite."""
     X, y, p, lrs = _runs(n_runs=1, N=80, scale=3.0)[0]
-    (h,) = Engine([(X * 3, y, p, lrs)], workers=1).run(1)
+    (h,) = Engine([(X * 3, y, p, lrs)], workers=1, backend=backend).run(1)
     ref = train(p, X * 3, y, lrs, steps=1)
     assert np.isfinite(h.losses).all()
     np.testing.assert_allclose(h.losses, ref.losses, rtol=1e-4)
 
 
-def test_worker_processes_give_the_same_histories():
+def test_workers_give_the_same_histories(backend):
+    """Worker processes (torch) or threads (compiled) change nothing but the speed."""
     runs = _runs(n_runs=3, N=90)
-    one = Engine(runs, workers=1).run(4, record=RECORD)
+    one = Engine(runs, workers=1, backend=backend).run(4, record=RECORD)
     seen = []
-    two = Engine(runs, workers=2).run(4, record=RECORD, progress=seen.append)
+    two = Engine(runs, workers=2, backend=backend).run(4, record=RECORD, progress=seen.append)
     assert seen == [1, 2, 3, 4]
     for a, b in zip(one, two):
         np.testing.assert_allclose(a.losses, b.losses, rtol=1e-6)
@@ -130,12 +170,12 @@ def test_worker_processes_give_the_same_histories():
         assert a.final_loss == pytest.approx(b.final_loss, rel=1e-6)
 
 
-def test_progress_and_zero_steps():
+def test_progress_and_zero_steps(backend):
     runs = _runs(n_runs=1, N=30)
     seen = []
-    (h,) = Engine(runs, workers=1).run(3, progress=seen.append)
+    (h,) = Engine(runs, workers=1, backend=backend).run(3, progress=seen.append)
     assert seen == [1, 2, 3]
-    (h0,) = Engine(runs, workers=1).run(0)
+    (h0,) = Engine(runs, workers=1, backend=backend).run(0)
     assert h0.losses.shape == (0,)
     assert h0.final_loss == pytest.approx(h.losses[0], rel=1e-5)
 
@@ -159,6 +199,7 @@ def test_row_blocks_tile_the_rows(n, budget, max_block, causal):
         ([(1, 2, 3)], {}, TypeError, r"runs\[0\] must be a tuple"),
         (None, {"workers": 0}, ValueError, "workers must be >= 1"),
         (None, {"causal": 1}, TypeError, "causal"),
+        (None, {"backend": "gpu"}, ValueError, "backend must be one of 'auto', 'compiled', 'torch', got 'gpu'"),
     ],
 )
 def test_engine_rejects_bad_arguments(runs, kwargs, error, text):
