@@ -2,7 +2,8 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_sticky_chain.py            # full table (about a minute)
+    .venv/bin/python benchmarks/bench_sticky_chain.py            # full table, both engine paths (2-3 minutes)
+    .venv/bin/python benchmarks/bench_sticky_chain.py --backends compiled   # only the compiled kernel
     .venv/bin/python benchmarks/bench_sticky_chain.py --engine-steps 100 --autograd-steps 20  # quick look
 
 (a) **Autograd baseline**, in this process: what a reader would write. One run
@@ -12,7 +13,9 @@ Run from the repository root::
     to the whole table (seeds x arms x 1000 steps); the output says so.
 (b) **Engine**, in a child process: ``attnlib.engine.run_sticky_chain`` on the
     whole table (5 seeds x 2 arms x ``--engine-steps`` steps), timed end to end
-    (task sampling, worker start-up and all).
+    (task sampling, kernel loading, worker start-up and all), once per path in
+    ``--backends``: ``compiled`` (the fused C kernel, threads in one process)
+    and ``torch`` (row blocks, one worker process per core).
 
 Memory. Peak RSS (``resource.getrusage(...).ru_maxrss``) is a high-water mark
 per process, so the two measurements must not share a process: (a) is this
@@ -74,7 +77,8 @@ _ENGINE_CHILD = textwrap.dedent(
     t0 = time.perf_counter()
     from attnlib.engine import run_sticky_chain
     steps = int(sys.argv[1])
-    out = run_sticky_chain(steps=steps)
+    backend = sys.argv[2]
+    out = run_sticky_chain(steps=steps, backend=backend)
     wall = time.perf_counter() - t0
     running = False
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -82,7 +86,7 @@ _ENGINE_CHILD = textwrap.dedent(
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     me = resource.getrusage(resource.RUSAGE_SELF)
     final = {f"{s}/{a}": out[(s, a)].final_loss for s in (42, 2024, 1337, 7777, 9999) for a in ("sgd", "em")}
-    print(json.dumps({"wall": wall, "self_mb": self_kb / 1024, "worker_mb": child_kb / 1024,
+    print(json.dumps({"backend": backend, "wall": wall, "self_mb": self_kb / 1024, "worker_mb": child_kb / 1024,
                       "tree_rss_mb": peak[0] / 1024, "tree_pss_mb": peak[1] / 1024, "final": final,
                       "worker_cpu_s": children.ru_utime + children.ru_stime,
                       "driver_cpu_s": me.ru_utime + me.ru_stime}))
@@ -127,9 +131,9 @@ def autograd_baseline(steps_per_arm: int, seed: int = 42) -> dict:
     }
 
 
-def engine_child(steps: int) -> dict:
+def engine_child(steps: int, backend: str) -> dict:
     """Run the engine on the whole table in a fresh Python process; parse its report."""
-    done = subprocess.run([sys.executable, "-c", _ENGINE_CHILD, str(steps)], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", _ENGINE_CHILD, str(steps), backend], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"engine child failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -139,36 +143,43 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine-steps", type=int, default=1000, help="steps of the engine run (default 1000)")
     parser.add_argument("--autograd-steps", type=int, default=50, help="autograd steps per arm (default 50)")
+    parser.add_argument("--backends", nargs="+", choices=("compiled", "torch"), default=["compiled", "torch"],
+                        help="engine paths to time (default both)")  # fmt: skip
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = parser.parse_args(argv)
     n_runs = len(PAPER_SEEDS) * 2
+    table_steps = 1000
 
     print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at start", flush=True)
-    engine = engine_child(args.engine_steps)
+    engines = {backend: engine_child(args.engine_steps, backend) for backend in args.backends}
     base = autograd_baseline(args.autograd_steps)
-    table_steps = 1000
     autograd_table = base["seconds_per_run_step"] * n_runs * table_steps
-    engine_table = engine["wall"] * table_steps / max(args.engine_steps, 1)
-    engine_per_run_step = engine["wall"] / (n_runs * max(args.engine_steps, 1))
     print(f"(a) torch autograd, float32, full masked N x N, one run at a time: measured {args.autograd_steps} steps "
           f"per arm (seed 42): {base['seconds_per_run_step'] * 1e3:.1f} ms per run-step; "
           f"EXTRAPOLATED to {n_runs} runs x {table_steps} steps: {autograd_table:.0f} s; "
           f"peak RSS {base['self_mb']:.0f} MB (this process, incl. the torch import)")  # fmt: skip
-    print(f"(b) attnlib engine, {n_runs} runs x {args.engine_steps} steps, end to end in a child process: "
-          f"{engine['wall']:.1f} s ({engine_per_run_step * 1e3:.2f} ms per run-step); peak RSS "
-          f"{engine['self_mb']:.0f} MB driver, {engine['worker_mb']:.0f} MB largest worker; sampled peak of the "
-          f"process tree: RSS {engine['tree_rss_mb']:.0f} MB summed, PSS {engine['tree_pss_mb']:.0f} MB summed "
-          f"(PSS counts the shared torch libraries once)")  # fmt: skip
-    print(f"    CPU time: driver {engine['driver_cpu_s']:.1f} s (it runs one share of the runs itself), worker "
-          f"process(es) {engine['worker_cpu_s']:.1f} s; on idle cores the wall time would be about the larger")  # fmt: skip
-    if args.engine_steps != table_steps:
-        print(f"    (engine scaled to {table_steps} steps: {engine_table:.1f} s)")
-    print(f"ratio (a)/(b) for the whole table: {autograd_table / engine_table:.1f}x; "
-          f"load average {os.getloadavg()[0]:.2f} at the end")  # fmt: skip
+    tables = {}
+    for backend, engine in engines.items():
+        tables[backend] = engine["wall"] * table_steps / max(args.engine_steps, 1)
+        per_run_step = engine["wall"] / (n_runs * max(args.engine_steps, 1))
+        print(f"(b) attnlib engine, {backend} path, {n_runs} runs x {args.engine_steps} steps, end to end in a child "
+              f"process: {engine['wall']:.1f} s ({per_run_step * 1e3:.2f} ms per run-step); peak RSS "
+              f"{engine['self_mb']:.0f} MB driver, {engine['worker_mb']:.0f} MB largest worker process; sampled peak "
+              f"of the process tree: RSS {engine['tree_rss_mb']:.0f} MB summed, PSS {engine['tree_pss_mb']:.0f} MB "
+              f"summed (PSS counts shared libraries once)")  # fmt: skip
+        print(f"    CPU time: this process {engine['driver_cpu_s']:.1f} s, worker processes {engine['worker_cpu_s']:.1f} s")
+        if args.engine_steps != table_steps:
+            print(f"    (scaled to {table_steps} steps: {tables[backend]:.1f} s)")
+        print(f"    ratio (a)/(b) for the whole table: {autograd_table / tables[backend]:.1f}x")
+    if {"compiled", "torch"} <= set(engines):
+        same = max(abs(engines["compiled"]["final"][k] - engines["torch"]["final"][k]) for k in engines["torch"]["final"])
+        print(f"compiled vs torch path: {tables['torch'] / tables['compiled']:.2f}x faster; largest difference in a "
+              f"final loss {same:.1e}")  # fmt: skip
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"autograd": base, "engine": engine, "autograd_table_s": autograd_table,
-                       "engine_table_s": engine_table}, f, indent=1)  # fmt: skip
+            json.dump({"autograd": base, "engines": engines, "autograd_table_s": autograd_table,
+                       "engine_table_s": tables}, f, indent=1)  # fmt: skip
     return 0
 
 
