@@ -138,10 +138,13 @@ def _load(dims: tuple[int, int, int], lanes: int | None) -> Kernel | None:
     defines = tuple(f"-D{name}={value}" for name, value in zip(("DX", "DK", "NC"), dims))
     if lanes is not None:
         defines += (f"-DLANES={lanes}",)
-    key = hashlib.sha256(
-        b"\0".join([_SOURCE.read_bytes(), " ".join(_FLAGS + defines).encode(), _cpu_signature().encode()])
-    ).hexdigest()[:16]
-    target = _cache_dir() / f"attn_{dims[0]}_{dims[1]}_{dims[2]}_{key}.so"
+    try:
+        source = _SOURCE.read_bytes()
+    except OSError:
+        _reasons[key_dims] = f"the kernel source {_SOURCE} is missing from this installation"
+        return None
+    key = hashlib.sha256(b"\0".join([source, " ".join(_FLAGS + defines).encode(), _cpu_signature().encode()]))
+    target = _cache_dir() / f"attn_{dims[0]}_{dims[1]}_{dims[2]}_{key.hexdigest()[:16]}.so"
     try:
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -110,3 +110,24 @@ def test_kernel_rejects_wrong_scratch():
         kernel.step(**args, scratch=torch.zeros(10))
     kernel.step(**args, scratch=kernel.scratch(R, N, 1))
     assert np.allclose(args["nll"].numpy(), np.log(8))  # zero weights: uniform predictions
+
+
+def test_the_kernel_source_ships_with_the_package():
+    """A wheel (Colab's pip install) must carry fused_kernel.c, or the engine silently loses its fast path."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shipped = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["attnlib"]
+    others = sorted(p.name for p in (root / "attnlib").iterdir() if p.is_file() and p.suffix not in (".py", ".pyc"))
+    assert others == sorted(shipped)
+
+
+def test_a_missing_source_is_reported(monkeypatch, tmp_path):
+    monkeypatch.setattr(fused, "_SOURCE", tmp_path / "fused_kernel.c")
+    fused._load.cache_clear()
+    try:
+        assert fused.load_kernel(7, 3, 2) is None
+        assert "missing from this installation" in fused.unavailable_reason(7, 3, 2)
+    finally:
+        fused._load.cache_clear()
