@@ -514,6 +514,10 @@ def _worker_main() -> None:
         outbox.close()
 
 
+class _Stopped(Exception):
+    """Raised in a group's thread when another group has failed."""
+
+
 #: Below this much work (runs x steps x N^2) the engine stays in one process (about 0.5 s on one core).
 _PROCESS_WORK = 2e8
 
@@ -722,9 +726,12 @@ class Engine:
         done_steps = [0] * len(groups)
         errors: list = []
         lock = threading.Lock()
+        stop = threading.Event()  # set when any group fails (or Ctrl-C): the others stop at their next step
         reported = [0]
 
         def report(k: int, t: int) -> None:
+            if stop.is_set():
+                raise _Stopped
             with lock:
                 done_steps[k] = t
                 if progress is not None and min(done_steps) > reported[0]:
@@ -734,8 +741,11 @@ class Engine:
         def work(k: int) -> None:
             try:
                 results[k] = _run_group(groups[k], steps, want, snap_steps, lambda t: report(k, t))
+            except _Stopped:
+                pass
             except BaseException as err:  # re-raised in the calling thread below
                 errors.append(err)
+                stop.set()
 
         with single_torch_thread():
             helpers = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(1, len(groups))]

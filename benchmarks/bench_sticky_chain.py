@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import subprocess
@@ -95,33 +94,21 @@ _ENGINE_CHILD = textwrap.dedent(
 
 
 def autograd_baseline(steps_per_arm: int, seed: int = 42) -> dict:
-    """Time the plain autograd loop; return seconds per (run, step) and this process's peak RSS."""
-    import torch
+    """Time the plain autograd loop; return seconds per (run, step) and this process's peak RSS.
 
+    The loop is :func:`attnlib.reference.plain_protocol.plain_autograd_training`
+    (one extra forward pass at the end, for the final loss, is included in the time).
+    """
+    from attnlib.reference.plain_protocol import plain_autograd_training
     from attnlib.tasks import authors_initial_params, sticky_chain
+    from attnlib.training import LearningRates
 
     task = sticky_chain(seed)
     init = authors_initial_params(seed)
-    X = torch.tensor(task.X, dtype=torch.float32)  # (N, d_x)
-    y = torch.tensor(task.y)  # (N,)
-    n = X.shape[0]
-    d_k = init.dims["d_k"]
-    future = torch.ones(n, n, dtype=torch.bool).triu(1)  # (N, N)  j > i
     timings = {}
-    for arm, rates in (("sgd", (0.01, 0.01, 0.01, 0.01)), ("em", (0.01, 0.01, 0.1, 0.01))):
-        W = [torch.tensor(w, dtype=torch.float32, requires_grad=True) for w in init.as_dict().values()]
+    for arm, lrs in (("sgd", LearningRates.sgd(0.01)), ("em", LearningRates.em_like(0.01, 10.0))):
         start = time.perf_counter()
-        for _ in range(steps_per_arm):
-            W_Q, W_K, W_V, W_O = W
-            Q, K, V = X @ W_Q, X @ W_K, X @ W_V  # (N, d_k), (N, d_k), (N, d_v)
-            S = (Q @ K.T / math.sqrt(d_k)).masked_fill(future, float("-inf"))  # (N, N)
-            alpha = torch.softmax(S, dim=1)  # (N, N)
-            loss = torch.nn.functional.cross_entropy((alpha @ V) @ W_O, y)
-            loss.backward()
-            with torch.no_grad():
-                for w, lr in zip(W, rates):
-                    w -= lr * w.grad
-                    w.grad = None
+        plain_autograd_training(task.X, task.y, init, lrs, steps_per_arm)
         timings[arm] = (time.perf_counter() - start) / steps_per_arm
     per_step = sum(timings.values()) / len(timings)
     return {

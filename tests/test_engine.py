@@ -264,3 +264,16 @@ def test_sticky_chain_task_is_learnable_by_the_engine():
     runs = [(task.X, task.y, _initial(3), LearningRates.em_like(0.05))]
     (h,) = Engine(runs, workers=1).run(40)
     assert h.final_loss < h.losses[0] - 0.01
+
+
+def test_engine_matches_the_plain_autograd_protocol(backend):
+    """The authors' way (float32 autograd, full masked N x N, PROTOCOL.md) on a short chain: same losses."""
+    from attnlib.reference.plain_protocol import plain_autograd_training
+
+    out = run_sticky_chain([42], steps=10, task_kwargs={"T": 300}, workers=1, backend=backend)
+    task = out["tasks"][42]
+    for arm in ("sgd", "em"):
+        h = out[(42, arm)]
+        plain = plain_autograd_training(task.X, task.y, _initial(42), h.lrs, 10)
+        np.testing.assert_allclose(h.losses, plain.losses, rtol=1e-5)
+        assert h.final_loss == pytest.approx(plain.final_loss, rel=1e-5)

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attnlib import backward, forward, fused, init_params
-from attnlib.model import loss
 from attnlib.engine import Engine
+from attnlib.model import loss
 from attnlib.training import LearningRates, train
 
 from .test_engine import _runs, require_kernel
@@ -131,3 +131,18 @@ def test_a_missing_source_is_reported(monkeypatch, tmp_path):
         assert "missing from this installation" in fused.unavailable_reason(7, 3, 2)
     finally:
         fused._load.cache_clear()
+
+
+def test_an_error_in_one_thread_stops_the_others_and_is_raised():
+    require_kernel()
+    runs = _runs(n_runs=2, N=40)
+    calls = []
+
+    def progress(t):
+        calls.append(t)
+        if t == 2:
+            raise ValueError("stop here")
+
+    with pytest.raises(ValueError, match="stop here"):
+        Engine(runs, workers=2, backend="compiled").run(500, progress=progress)
+    assert max(calls) == 2  # nobody reported step 3: both groups stopped
