@@ -67,8 +67,8 @@ def plain_autograd_training(X, y, params: Params, lrs: LearningRates, steps: int
 
     steps = as_positive_int(steps, "steps", minimum=0)
     dtype = torch.float32 if dtype is None else dtype
-    X = torch.as_tensor(np.asarray(X), dtype=dtype)  # (N, d_x)
-    y = torch.as_tensor(np.asarray(y), dtype=torch.long)  # (N,)
+    X = torch.tensor(np.asarray(X), dtype=dtype)  # (N, d_x)  a copy: task arrays are read-only
+    y = torch.tensor(np.asarray(y), dtype=torch.long)  # (N,)
     n = X.shape[0]
     future = torch.ones(n, n, dtype=torch.bool).triu(1)  # (N, N)  j > i: masked
     names = ("W_Q", "W_K", "W_V", "W_O")
