@@ -1,8 +1,8 @@
 /* One full-batch step of a causal softmax attention head, forward and backward fused.
  *
  * This is the compiled half of attnlib's engine (attnlib/fused.py builds it with gcc,
- * attnlib/engine.py calls it); it computes exactly what the torch path of
- * engine._Group computes, with the same closed forms, only without ever writing an
+ * attnlib/batched_step.py calls it); it computes exactly what the torch path of
+ * batched_step._Group computes, with the same closed forms, only without ever writing an
  * N x N matrix to memory.
  *
  * Layout: rows as SIMD lanes. A tile is L consecutive query rows i0 .. i0+L-1 (L = 16

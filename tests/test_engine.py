@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attnlib import backward, forward, fused, init_params
-from attnlib import engine as engine_module
+from attnlib import backward, batched_step, forward, fused, init_params
 from attnlib.engine import Engine, row_blocks, run_sticky_chain, summarize_sticky_chain
 from attnlib.tasks import sticky_chain
 from attnlib.training import LearningRates, train
@@ -140,7 +139,7 @@ def test_step_gradients_match_attnlib_backward(N, causal, budget, max_block, see
 
 def test_fallback_to_exact_row_max_gives_the_same_answer(reference, monkeypatch, backend):
     runs, expected = reference
-    monkeypatch.setattr(engine_module, "_TINY_ROW_SUM", np.inf)  # every row "fails" the bound check
+    monkeypatch.setattr(batched_step, "_TINY_ROW_SUM", np.inf)  # every row "fails" the bound check
     engine = Engine(runs[:1], workers=1, backend=backend)
     (h,) = engine.run(5, record=RECORD)
     assert engine.fallbacks == 5 + 2  # every step, and both tries of the final forward pass
