@@ -42,7 +42,7 @@ from ._validate import (
     as_positive_int,
 )
 from .costs import step_flops
-from .model import Params, causal_mask, masked_softmax
+from .model import Params, attention_mask, masked_softmax
 
 __all__ = [
     "m_step_features",
@@ -605,7 +605,7 @@ def train_alternating(
     steps = as_positive_int(steps, "steps", minimum=0)
     causal = as_bool(causal, "causal")
     n = X.shape[0]
-    mask = causal_mask(n) if causal else np.ones((n, n), dtype=bool)  # (N, N)
+    mask = attention_mask(n, causal=causal)  # (N, N)
 
     losses = np.empty(steps)  # (T,)
     m_losses = np.empty((steps, config.inner_steps + 1))  # (T, K + 1)

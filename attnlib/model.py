@@ -178,6 +178,21 @@ def causal_mask(n: int) -> np.ndarray:
     return np.tril(np.ones((n, n), dtype=bool))  # (n, n)
 
 
+def attention_mask(n: int, *, causal: bool = True) -> np.ndarray:
+    """Which keys each query may see: :func:`causal_mask` when ``causal``, else all of them.
+
+    Examples
+    --------
+    >>> attention_mask(2, causal=False).astype(int)
+    array([[1, 1],
+           [1, 1]])
+    """
+    if as_bool(causal, "causal"):
+        return causal_mask(n)
+    n = as_positive_int(n, "n")
+    return np.ones((n, n), dtype=bool)  # (n, n)
+
+
 def masked_softmax(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Row softmax over the allowed entries; masked entries get exactly zero.
 
@@ -232,7 +247,7 @@ def forward(params: Params, X, *, causal: bool = True) -> Cache:
     if d_x != params.dims["d_x"]:
         raise ValueError(f"X must have {params.dims['d_x']} columns (d_x of W_Q), got shape {X.shape}")
     d_k = params.dims["d_k"]
-    mask = causal_mask(n) if causal else np.ones((n, n), dtype=bool)  # (N, N)
+    mask = attention_mask(n, causal=causal)  # (N, N)
     q = X @ params.W_Q  # (N, d_k)
     k = X @ params.W_K  # (N, d_k)
     v = X @ params.W_V  # (N, d_v)

@@ -39,7 +39,7 @@ import numpy as np
 from ._validate import as_bool, as_float_array, as_positive_int
 from .diagnostics import attention_entropy, entropy_nats
 from .gradients import Grads, backward
-from .model import Cache, Params, causal_mask, forward, init_params, loss, masked_softmax
+from .model import Cache, Params, attention_mask, forward, init_params, loss, masked_softmax
 from .training import LearningRates, steps_to_reach
 
 __all__ = [
@@ -540,7 +540,7 @@ def train_toy(
     if engine not in ("stacked", "loop"):
         raise ValueError(f"engine must be 'stacked' or 'loop', got {engine!r}")
     n = task.n_positions
-    mask = causal_mask(n) if causal else np.ones((n, n), dtype=bool)  # (N, N)
+    mask = attention_mask(n, causal=causal)  # (N, N)
 
     def step_of(current: Params) -> dict:
         if engine == "loop":
@@ -905,7 +905,7 @@ def summarize_run(history: ToyHistory, task: ToyTask, held_out: ToyTask, *, thre
     _check_task(task)
     _check_task(held_out)
     final = history.params_at(history.steps)
-    mask = causal_mask(task.n_positions) if history.causal else np.ones((task.n_positions,) * 2, dtype=bool)
+    mask = attention_mask(task.n_positions, causal=history.causal)
     stacked = _stacked_step(final, task.X, task.y, mask)
     alpha = stacked["attn"]  # (M, N, N)
     per_query = alpha[:, np.arange(task.n_positions), task.evidence].mean(axis=0)[1:]  # (N - 1,)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import causal_mask, masked_softmax
+from ..model import attention_mask, causal_mask, masked_softmax
 from ..softmax import softmax_backward
 from ._core import Case, CheckResult, Mistake, run_checker
 
@@ -20,15 +20,11 @@ def _case(label: str, scores: np.ndarray, mask: np.ndarray, g: np.ndarray) -> Ca
     return Case(label, (masked_softmax(scores, mask), g))
 
 
-def _everywhere(n: int) -> np.ndarray:
-    return np.ones((n, n), dtype=bool)  # (n, n)  the non-causal mask
-
-
 def _cases() -> list[Case]:
     rng = np.random.default_rng(2512_22473 + 2)
     cases = [
         _case("random causal N=5", rng.normal(scale=1.5, size=(5, 5)), causal_mask(5), rng.normal(size=(5, 5))),
-        _case("random non-causal N=4", rng.normal(scale=1.5, size=(4, 4)), _everywhere(4), rng.normal(size=(4, 4))),
+        _case("random non-causal N=4", rng.normal(scale=1.5, size=(4, 4)), attention_mask(4, causal=False), rng.normal(size=(4, 4))),
         Case("N=1 (alpha = [[1]])", (np.ones((1, 1)), np.array([[0.7]]))),
     ]
     # Row 3 has one dominant key (alpha nearly one-hot); row 2 is exactly one-hot by underflow.
@@ -41,7 +37,7 @@ def _cases() -> list[Case]:
     g = rng.normal(size=(6, 6))  # (N, N)
     g[~causal_mask(6)] = 1e3
     cases.append(_case("g = 1e3 at masked keys (alpha = 0), causal N=6", rng.normal(size=(6, 6)), causal_mask(6), g))
-    cases.append(_case("uniform attention, non-causal N=3", np.zeros((3, 3)), _everywhere(3), rng.normal(size=(3, 3))))
+    cases.append(_case("uniform attention, non-causal N=3", np.zeros((3, 3)), attention_mask(3, causal=False), rng.normal(size=(3, 3))))
     return cases
 
 

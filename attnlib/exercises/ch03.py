@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..gradients import backward
-from ..model import causal_mask, forward, init_params, masked_softmax
+from ..model import attention_mask, forward, init_params, masked_softmax
 from ..routing import score_gradient
 from ..softmax import softmax
 from ._core import Case, CheckResult, Mistake, run_checker
@@ -185,7 +185,7 @@ FROM_PROBS_MISTAKES = [
 # --------------------------------------------------------------------------- cases
 def _random_alpha(rng, n, causal, scale):
     scores = rng.normal(scale=scale, size=(n, n))  # (N, N)
-    mask = causal_mask(n) if causal else np.ones((n, n), dtype=bool)  # (N, N)
+    mask = attention_mask(n, causal=causal)  # (N, N)
     return masked_softmax(scores, mask)  # (N, N)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import causal_mask, masked_softmax
+from ..model import attention_mask, masked_softmax
 from ..responsibility import column_usage, responsibility_weighted_mean, value_grad
 from ._core import Case, CheckResult, Mistake, run_checker
 
@@ -23,7 +23,7 @@ __all__ = ["check_value_grad", "check_weighted_mean"]
 
 # --------------------------------------------------------------------------- value_grad
 def _attention(rng, n: int, causal: bool, scale: float = 1.5) -> np.ndarray:
-    mask = causal_mask(n) if causal else np.ones((n, n), dtype=bool)  # (N, N)
+    mask = attention_mask(n, causal=causal)  # (N, N)
     return masked_softmax(rng.normal(scale=scale, size=(n, n)), mask)  # (N, N)
 
 

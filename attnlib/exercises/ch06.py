@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import causal_mask, masked_softmax
+from ..model import attention_mask, masked_softmax
 from ._core import Case, CheckResult, Mistake, run_checker
 
 __all__ = ["check_value_drift", "value_drift"]
@@ -56,7 +56,7 @@ def value_drift(alpha, U, X, eta) -> np.ndarray:
 
 
 def _attention(rng, n: int, causal: bool, scale: float = 1.5) -> np.ndarray:
-    mask = causal_mask(n) if causal else np.ones((n, n), dtype=bool)  # (N, N)
+    mask = attention_mask(n, causal=causal)  # (N, N)
     return masked_softmax(rng.normal(scale=scale, size=(n, n)), mask)  # (N, N)
 
 

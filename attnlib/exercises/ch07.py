@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..em import m_step_features, m_step_grads
-from ..model import causal_mask, masked_softmax
+from ..model import attention_mask, causal_mask, masked_softmax
 from ._core import Case, CheckResult, Mistake, run_checker
 
 __all__ = ["check_m_step_grad"]
@@ -26,7 +26,7 @@ def _reference(alpha, X, W_V, W_O, y) -> np.ndarray:
 
 
 def _attention(rng, n: int, causal: bool, scale: float = 1.5) -> np.ndarray:
-    mask = causal_mask(n) if causal else np.ones((n, n), dtype=bool)  # (N, N)
+    mask = attention_mask(n, causal=causal)  # (N, N)
     return masked_softmax(rng.normal(scale=scale, size=(n, n)), mask)  # (N, N)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._threads import single_torch_thread
 from .._validate import as_bool, as_float_matrix, as_labels
-from ..model import causal_mask
+from ..model import attention_mask
 from .spec import WEIGHTS, VariantParams, VariantSpec, head_slices
 
 
@@ -109,7 +109,7 @@ def variant_loss(params: VariantParams, X, y, spec: VariantSpec, *, causal: bool
     import torch
 
     X, y, causal = _check_problem(params, X, y, spec, causal)
-    mask = causal_mask(X.shape[0]) if causal else np.ones((X.shape[0],) * 2, dtype=bool)  # (N, N)
+    mask = attention_mask(X.shape[0], causal=causal)  # (N, N)
     with torch.no_grad(), single_torch_thread():
         out = _forward(_as_tensors(params, spec), torch.tensor(X)[None], torch.tensor(y)[None], spec, mask)
     return float(out["losses"][0])
@@ -148,7 +148,7 @@ def loss_function_of(params: VariantParams, X, y, spec: VariantSpec, at: str, *,
     names = [n for n in WEIGHTS if n != "W_R" or spec.residual]
     if at not in (*names, "X", "A"):
         raise ValueError(f"at must be one of {(*names, 'X', 'A')}, got {at!r}")
-    mask = causal_mask(X.shape[0]) if causal else np.ones((X.shape[0],) * 2, dtype=bool)  # (N, N)
+    mask = attention_mask(X.shape[0], causal=causal)  # (N, N)
     Xt, Yt = torch.tensor(X)[None], torch.tensor(y)[None]  # (1, N, d_x), (1, N)
     base = _as_tensors(params, spec)
 
@@ -193,7 +193,7 @@ def variant_state(params: VariantParams, X, y, spec: VariantSpec, *, causal: boo
     import torch
 
     X, y, causal = _check_problem(params, X, y, spec, causal)
-    mask = causal_mask(X.shape[0]) if causal else np.ones((X.shape[0],) * 2, dtype=bool)  # (N, N)
+    mask = attention_mask(X.shape[0], causal=causal)  # (N, N)
     W = _as_tensors(params, spec)
     W["W_O"].requires_grad_(True)
     with single_torch_thread():
@@ -228,7 +228,7 @@ def variant_grads(params: VariantParams, X, y, spec: VariantSpec, *, causal: boo
     import torch
 
     X, y, causal = _check_problem(params, X, y, spec, causal)
-    mask = causal_mask(X.shape[0]) if causal else np.ones((X.shape[0],) * 2, dtype=bool)  # (N, N)
+    mask = attention_mask(X.shape[0], causal=causal)  # (N, N)
     W = _as_tensors(params, spec)
     for w in W.values():
         w.requires_grad_(True)

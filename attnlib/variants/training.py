@@ -9,7 +9,7 @@ import numpy as np
 
 from .._threads import single_torch_thread
 from .._validate import as_positive_int
-from ..model import Params, causal_mask
+from ..model import Params, attention_mask
 from ..training import History, LearningRates, _check_record, predictive_metrics
 from .head import _check_problem, _forward
 from .spec import WEIGHTS, VariantParams, VariantSpec
@@ -135,7 +135,7 @@ def _train_batch(checked, spec, steps, causal, record, progress):
     import torch
 
     n = checked[0][0].shape[0]
-    mask = causal_mask(n) if causal else np.ones((n, n), dtype=bool)  # (N, N)
+    mask = attention_mask(n, causal=causal)  # (N, N)
     Xt = torch.tensor(np.stack([c[0] for c in checked]))  # (B, N, d_x)
     Yt = torch.tensor(np.stack([c[1] for c in checked]))  # (B, N)
     names = [name for name in WEIGHTS if name != "W_R" or spec.residual]
