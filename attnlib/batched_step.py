@@ -124,7 +124,6 @@ class _Group:
         self.causal, self.blocks = causal, blocks
         f32 = torch.float32
         self.X = torch.as_tensor(X, dtype=f32).contiguous()  # (R, N, d_x)
-        self.XT = self.X.transpose(1, 2).contiguous()  # (R, d_x, N)
         self.W = {k: torch.as_tensor(w, dtype=f32).contiguous() for k, w in weights.items()}  # each (R, ., .)
         self.lr = {k: torch.as_tensor(v, dtype=f32).view(R, 1, 1) for k, v in lrs.items()}  # each (R, 1, 1)
         self.y = torch.as_tensor(y, dtype=torch.long).contiguous()  # (R, N)
@@ -150,6 +149,7 @@ class _Group:
         torch = self.torch
         R, N, d_x, C, blocks = self.R, self.N, self.d_x, self.C, self.blocks
         f32 = torch.float32
+        self.XT = self.X.transpose(1, 2).contiguous()  # (R, d_x, N)
         self.X1Tn = torch.cat([self.XT, -torch.ones(R, 1, N)], dim=1).contiguous()  # (R, d_x+1, N)  [x_j; -1]
         self.X1 = torch.cat([self.X, torch.ones(R, N, 1)], dim=2).contiguous()  # (R, N, d_x+1)  [x_j, 1]
         # Block-major bookkeeping.
