@@ -1,4 +1,5 @@
-"""The chapters' check cells can fail: break one sign in attnlib and a chapter stops.
+"""The chapters' checks can fail: break one sign in attnlib and a chapter stops; change a
+stored output, or a number in attnlib, and the notebook checks of ``make test`` fail.
 
 Each case runs a chapter notebook from a clean kernel after a first cell that
 replaces ``attnlib.backward`` with a version whose one field has its sign
@@ -8,12 +9,18 @@ which is what makes ``make test`` (nbval) and the book fail.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+from tools import nbval
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -85,3 +92,48 @@ def test_a_flipped_layer_norm_backward_stops_chapter_10():
         client.execute()
     message = str(excinfo.value)
     assert "AssertionError" in message and "LayerNorm" in message, message[-2000:]
+
+
+# --------------------------------------------------------------------------- the text checks
+# ``make notebooks-test`` runs nbval through tools/nbval.py (generic floating-point kernels,
+# the tolerance plugin). These two tests run that same command on chapter 1 with one thing
+# planted, and require it to fail: a stored output changed, and a wrong number in attnlib.
+
+PLANTED_OUTPUT = "L = -log p_y = 1.4644"
+
+
+def _run_nbval(notebook, extra_pythonpath=None):
+    env = nbval.environment()
+    if extra_pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_pythonpath), env.get("PYTHONPATH")]))
+    return subprocess.run(nbval.command([str(notebook)]), env=env, cwd=nbval.ROOT, capture_output=True, text=True)
+
+
+def test_a_changed_printed_result_fails_the_notebook_checks(tmp_path):
+    nb = json.loads((NOTEBOOKS / "01_cross_entropy.ipynb").read_text())
+    planted = 0
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            text = "".join(out.get("text", []))
+            if PLANTED_OUTPUT in text:
+                out["text"] = text.replace(PLANTED_OUTPUT, "L = -log p_y = 1.4654")
+                planted += 1
+    assert planted == 1, f"chapter 1 no longer prints {PLANTED_OUTPUT!r}: update this test"
+    copy = tmp_path / "01_cross_entropy.ipynb"
+    copy.write_text(json.dumps(nb))
+    proc = _run_nbval(copy)
+    assert proc.returncode != 0, "nbval passed a notebook whose stored output was changed"
+    assert "1 failed" in proc.stdout and "1.4654" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_a_wrong_number_in_attnlib_fails_the_notebook_checks(tmp_path):
+    package = tmp_path / "attnlib"
+    shutil.copytree(NOTEBOOKS.parent / "attnlib", package, ignore=shutil.ignore_patterns("__pycache__"))
+    source = package / "softmax.py"
+    honest = "    return float(np.mean(logsumexp(z2) - z2[rows, labels]))"
+    text = source.read_text()
+    assert text.count(honest) == 1, "attnlib.softmax.cross_entropy changed: update this test"
+    source.write_text(text.replace(honest, "    return 1.001 * float(np.mean(logsumexp(z2) - z2[rows, labels]))"))
+    proc = _run_nbval(NOTEBOOKS / "01_cross_entropy.ipynb", extra_pythonpath=tmp_path)
+    assert proc.returncode != 0, "nbval passed chapter 1 with a cross-entropy 0.1% too large"
+    assert "failed" in proc.stdout, proc.stdout[-3000:]

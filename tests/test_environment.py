@@ -47,6 +47,15 @@ def test_torch_is_the_pinned_cpu_build():
     assert not any(name.startswith("nvidia") for name in _lock()), "a CUDA package slipped into the lock"
 
 
+def test_make_installs_torch_from_the_cpu_index_at_the_locked_version():
+    """One pin (the lock's); the Makefile reads it and names PyTorch's CPU index, with a fallback."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert "TORCH_INDEX ?= https://download.pytorch.org/whl/cpu" in makefile
+    assert "--index-url $(TORCH_INDEX) \"$$(grep -E '^torch==' requirements/lock.txt)\"" in makefile
+    assert "was not reachable" in makefile, "an unreachable CPU index must not stop the install"
+    assert not re.search(r"torch==\d", makefile), "the Makefile must not pin torch itself"
+
+
 def test_environment_yml_pins_equal_the_lock():
     lock = _lock()
     text = (ROOT / "environment.yml").read_text()

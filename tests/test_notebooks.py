@@ -15,6 +15,8 @@ import pytest
 import yaml
 from jupytext.compare import compare_notebooks
 
+from tools import provenance
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 IDS = [p.stem for p in NOTEBOOKS]
@@ -103,3 +105,26 @@ def test_figures_are_opaque_for_dark_mode(path):
                 pixels = mpimg.imread(io.BytesIO(base64.b64decode(png)), format="png")
                 if pixels.shape[-1] == 4:
                     assert pixels[..., 3].min() == 1.0, f"{path.name}: a figure has transparent pixels"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_stored_outputs_come_from_the_current_code(path):
+    """make notebooks records hashes of the chapter's cells and of attnlib; both must still hold."""
+    reasons = provenance.stale_reasons(nbformat.read(path, as_version=4))
+    assert not reasons, f"{path.name}: {'; '.join(reasons)}: run `make notebooks NB=notebooks/{path.name}`"
+
+
+def test_the_provenance_check_notices_a_change(tmp_path):
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    assert not provenance.stale_reasons(nb)
+    edited = nbformat.from_dict(nb)
+    code = next(c for c in edited.cells if c.cell_type == "code" and "colab-install" not in c.metadata.get("tags", []))
+    code.source += "\n# edited"
+    assert provenance.stale_reasons(edited) == ["its cells changed since its outputs were stored"]
+    package = tmp_path / "attnlib"
+    package.mkdir()
+    (package / "__init__.py").write_text("x = 1\n")
+    assert provenance.package_hash(package) != provenance.package_hash()
+    unstamped = nbformat.from_dict(nb)
+    unstamped.metadata.pop(provenance.METADATA_KEY)
+    assert provenance.stale_reasons(unstamped) == ["it carries no record of the code its outputs came from"]
