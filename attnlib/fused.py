@@ -11,7 +11,10 @@ hands back a callable; when there is no compiler, or the build fails, it returns
 The cache lives in ``$ATTNLIB_CACHE_DIR`` (default ``~/.cache/attnlib``); a build is
 keyed by the source, the flags, the dimensions and the CPU's feature flags (it is
 compiled with ``-march=native``). The compiler is ``$CC``, else the first of ``cc``,
-``gcc``, ``clang`` found. Set ``ATTNLIB_NO_COMPILE=1`` to never compile.
+``gcc``, ``clang`` found. Set ``ATTNLIB_NO_COMPILE=1`` to never compile, and
+``ATTNLIB_GENERIC_KERNEL=1`` for a portable build (the compiler's baseline instruction set,
+no fused multiply-add): another floating-point path, which the book's notebook checks use as
+a stand-in for a reader's CPU (``tools/nbval.py``).
 
 Examples
 --------
@@ -37,6 +40,12 @@ __all__ = ["Kernel", "load_kernel", "unavailable_reason"]
 
 _SOURCE = Path(__file__).with_name("fused_kernel.c")
 _FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-pthread", "-std=gnu11", "-fno-math-errno")
+_GENERIC_FLAGS = tuple(f for f in _FLAGS if f != "-march=native") + ("-ffp-contract=off",)
+
+
+def _flags() -> tuple[str, ...]:
+    """The compiler flags: tuned for this CPU, or portable when ``ATTNLIB_GENERIC_KERNEL`` is set."""
+    return _GENERIC_FLAGS if os.environ.get("ATTNLIB_GENERIC_KERNEL", "") not in ("", "0") else _FLAGS
 _reasons: dict[tuple, str] = {}  # (d_x, d_k, n_classes, lanes) -> why there is no kernel
 
 
@@ -144,14 +153,15 @@ def _load(dims: tuple[int, int, int], lanes: int | None) -> Kernel | None:
     except OSError:
         _reasons[key_dims] = f"the kernel source {_SOURCE} is missing from this installation"
         return None
-    key = hashlib.sha256(b"\0".join([source, " ".join(_FLAGS + defines).encode(), _cpu_signature().encode()]))
+    flags = _flags()
+    key = hashlib.sha256(b"\0".join([source, " ".join(flags + defines).encode(), _cpu_signature().encode()]))
     target = _cache_dir() / f"attn_{dims[0]}_{dims[1]}_{dims[2]}_{key.hexdigest()[:16]}.so"
     try:
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
                 built = Path(tmp) / target.name
-                proc = subprocess.run([cc, *_FLAGS, *defines, str(_SOURCE), "-o", str(built), "-lm"],
+                proc = subprocess.run([cc, *flags, *defines, str(_SOURCE), "-o", str(built), "-lm"],
                                       capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
                 if proc.returncode != 0:
                     first = (proc.stderr.strip().splitlines() or ["(no output)"])[0]
