@@ -109,7 +109,7 @@ def test_figures_are_opaque_for_dark_mode(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_stored_outputs_come_from_the_current_code(path):
-    """make notebooks records hashes of the chapter's cells and of attnlib; both must still hold."""
+    """make notebooks records hashes of the chapter's code cells and of attnlib; both must still hold."""
     reasons = provenance.stale_reasons(nbformat.read(path, as_version=4))
     assert not reasons, f"{path.name}: {'; '.join(reasons)}: run `make notebooks NB=notebooks/{path.name}`"
 
@@ -120,7 +120,10 @@ def test_the_provenance_check_notices_a_change(tmp_path):
     edited = nbformat.from_dict(nb)
     code = next(c for c in edited.cells if c.cell_type == "code" and "colab-install" not in c.metadata.get("tags", []))
     code.source += "\n# edited"
-    assert provenance.stale_reasons(edited) == ["its cells changed since its outputs were stored"]
+    assert provenance.stale_reasons(edited) == ["its code cells changed since its outputs were stored"]
+    prose = nbformat.from_dict(nb)
+    next(c for c in prose.cells if c.cell_type == "markdown").source += " A sentence more."
+    assert not provenance.stale_reasons(prose), "editing prose must not ask for a re-run"
     package = tmp_path / "attnlib"
     package.mkdir()
     (package / "__init__.py").write_text("x = 1\n")

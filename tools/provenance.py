@@ -1,8 +1,9 @@
 """Which code a notebook's stored outputs came from: two hashes kept in its metadata.
 
 ``make notebooks`` (``tools/run_notebooks.py``) executes a chapter and records, in the
-notebook's metadata under ``attnlib_book``, a hash of the chapter's own cells and a hash of
-the ``attnlib`` package it ran against. ``tests/test_notebooks.py`` recomputes both and fails
+notebook's metadata under ``attnlib_book``, a hash of the chapter's code cells and a hash of
+the ``attnlib`` package it ran against. (Markdown cells are left out: prose does not change
+an output, and a typo fixed in a sentence should not mean re-running the chapter.) ``tests/test_notebooks.py`` recomputes both and fails
 when either changed since, so stored outputs are always those of the current code, also in
 the cells whose text nbval does not compare exactly (``tools/nbval.py``).
 
@@ -24,11 +25,11 @@ INSTALL_TAG = "colab-install"
 
 
 def source_hash(nb) -> str:
-    """SHA-256 of the type, tags and source of every cell but the install cell, in order."""
+    """SHA-256 of the source of every code cell but the install cell, in order."""
     cells = [
-        [cell.cell_type, sorted(cell.get("metadata", {}).get("tags", [])), cell.source]
+        cell.source
         for cell in nb.cells
-        if INSTALL_TAG not in cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type == "code" and INSTALL_TAG not in cell.get("metadata", {}).get("tags", [])
     ]
     return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode()).hexdigest()
 
@@ -54,7 +55,7 @@ def stale_reasons(nb) -> list[str]:
         return ["it carries no record of the code its outputs came from"]
     reasons = []
     if recorded.get("source_sha256") != source_hash(nb):
-        reasons.append("its cells changed since its outputs were stored")
+        reasons.append("its code cells changed since its outputs were stored")
     if recorded.get("attnlib_sha256") != package_hash():
         reasons.append("attnlib changed since its outputs were stored")
     return reasons
