@@ -26,10 +26,10 @@ help:
 
 $(STAMP): requirements/lock.txt pyproject.toml | check-python
 	$(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --retries 0 --timeout 20 \
-		--index-url $(TORCH_INDEX) "$$(grep -E '^torch==' requirements/lock.txt)" 2>/dev/null \
+	@out=$$($(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --retries 0 --timeout 20 \
+		--index-url $(TORCH_INDEX) "$$(grep -E '^torch==' requirements/lock.txt)" 2>&1) \
 		&& echo "torch: the CPU build, at the lock's version" \
-		|| echo "note: PyTorch's CPU index ($(TORCH_INDEX)) was not reachable; torch comes from pip's default index (on Linux, PyPI's is a CUDA build of several GB)"
+		|| echo "note: torch could not be installed from PyTorch's CPU index ($(TORCH_INDEX)): $$(echo "$$out" | grep -E '^ERROR' | tail -1); it comes from pip's default index instead (on Linux, PyPI's is a CUDA build of several GB)"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
@@ -41,6 +41,9 @@ check-python:
 	@test -n "$(PYTHON)" || { echo "no Python 3.11, 3.12 or 3.13 found on PATH; the book supports those (set PYTHON=/path/to/python3.x)" >&2; exit 1; }
 	@$(PYTHON) -c 'import sys' 2>/dev/null || { echo "PYTHON=$(PYTHON) does not run; the book supports Python 3.11, 3.12 and 3.13 (set PYTHON=python3.x)" >&2; exit 1; }
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 13) else "the book supports Python 3.11, 3.12 and 3.13; PYTHON=$(PYTHON) is %d.%d (set PYTHON=python3.x)" % v)'
+	@if [ -x $(BIN)/python ]; then want=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+		have=$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+		[ "$$want" = "$$have" ] || { echo ".venv was built with Python $$have, not $$want ($(PYTHON)): remove it (rm -rf .venv) to rebuild it" >&2; exit 1; }; fi
 
 book: $(STAMP) book-html
 	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"

@@ -149,16 +149,18 @@ def test_an_error_in_one_thread_stops_the_others_and_is_raised():
 
 
 def test_the_generic_build_is_another_floating_point_path(monkeypatch, tmp_path):
-    """ATTNLIB_GENERIC_KERNEL=1: a portable build (no -march=native, no FMA) that agrees to float32 rounding."""
+    """ATTNLIB_GENERIC_KERNEL=1: a build without fused multiply-add that agrees to float32 rounding."""
     require_kernel()
     from attnlib.engine import run_sticky_chain
 
+    monkeypatch.delenv("ATTNLIB_GENERIC_KERNEL", raising=False)
+    fused._load.cache_clear()
     native = run_sticky_chain([42], steps=3, workers=1)
     monkeypatch.setenv("ATTNLIB_GENERIC_KERNEL", "1")
     monkeypatch.setenv("ATTNLIB_CACHE_DIR", str(tmp_path))
     fused._load.cache_clear()
     try:
-        assert "-march=native" not in fused._flags() and "-ffp-contract=off" in fused._flags()
+        assert "-ffp-contract=off" in fused._flags()
         kernel = fused.load_kernel(20, 10, 8)
         assert kernel is not None and kernel.path.startswith(str(tmp_path))
         generic = run_sticky_chain([42], steps=3, workers=1)

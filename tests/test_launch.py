@@ -113,3 +113,16 @@ def test_binder_installs_attnlib():
     post_build = (ROOT / "postBuild").read_text()
     assert "pip install" in post_build and "-e ." in post_build
     assert "jupytext" in (ROOT / "environment.yml").read_text(), "Binder must open the text twins too"
+
+
+@pytest.mark.parametrize("name", ["README.md", "book/intro.md", "book/instructors.md", "environment.yml", "postBuild",
+                                  "pyproject.toml", "Makefile", ".ci/run"])
+def test_the_address_is_written_only_in_the_config(name):
+    """Prose pages use the {{ repository_url }} substitution; notebooks get it from tools/install_cell.py."""
+    path = ROOT / name
+    assert CONFIG["repository"]["url"] not in path.read_text(), f"{name} repeats the repository address"
+
+
+def test_the_intro_takes_the_address_from_the_config():
+    assert CONFIG["parse"]["myst_substitutions"]["repository_url"] == CONFIG["repository"]["url"]
+    assert "{{ repository_url }}" in (ROOT / "book" / "intro.md").read_text()

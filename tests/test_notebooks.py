@@ -7,6 +7,7 @@ top-to-bottom execution, and that the text twin says the same as the notebook.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import jupytext
@@ -125,8 +126,10 @@ def test_the_provenance_check_notices_a_change(tmp_path):
     next(c for c in prose.cells if c.cell_type == "markdown").source += " A sentence more."
     assert not provenance.stale_reasons(prose), "editing prose must not ask for a re-run"
     package = tmp_path / "attnlib"
-    package.mkdir()
-    (package / "__init__.py").write_text("x = 1\n")
+    shutil.copytree(provenance.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    assert provenance.package_hash(package) == provenance.package_hash()
+    kernel = package / "fused_kernel.c"
+    kernel.write_bytes(kernel.read_bytes().replace(b"1.0f", b"1.5f", 1))  # one constant of the C kernel
     assert provenance.package_hash(package) != provenance.package_hash()
     unstamped = nbformat.from_dict(nb)
     unstamped.metadata.pop(provenance.METADATA_KEY)

@@ -5,8 +5,8 @@ Usage: python tools/nbval.py [--native] [NOTEBOOK_OR_DIR ...]   (default: notebo
 nbval re-executes every cell and compares its output with the stored one. The stored
 outputs were made on one CPU; this runs them on another floating-point path, the cheapest
 stand-in for a reader's CPU we have: torch's generic (non-SIMD) ATen kernels, MKL's
-conditional-numerical-reproducibility mode, OpenBLAS's generic x86 kernel, and a portable
-build of the engine's compiled kernel (no ``-march=native``, no fused multiply-add).
+conditional-numerical-reproducibility mode, OpenBLAS's generic x86 kernel, and a build of
+the engine's compiled kernel without fused multiply-add.
 ``--native`` runs them on this machine's own kernels instead. (The engine's torch path, for
 readers without a C compiler, passed these checks too, but for the line naming the path, in
 one run with ``ATTNLIB_NO_COMPILE=1``: 10 minutes against about 5, so it is not the default.)
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Generic floating-point kernels for torch, MKL and OpenBLAS (the last two on x86 only),
-#: and the portable build of the engine's kernel.
+#: and the engine's kernel built without fused multiply-add.
 GENERIC_FLOATING_POINT = {"ATEN_CPU_CAPABILITY": "default", "ATTNLIB_GENERIC_KERNEL": "1"}
 if platform.machine().lower() in ("x86_64", "amd64"):
     GENERIC_FLOATING_POINT |= {"MKL_CBWR": "COMPATIBLE", "OPENBLAS_CORETYPE": "Prescott"}
@@ -40,6 +40,7 @@ def command(paths: list[str]) -> list[str]:
         sys.executable, "-m", "pytest", "--nbval", *paths,
         "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"),
         "-p", "tests.nbval_tolerance", "-p", "no:cacheprovider", "-q",
+        "--nbval-current-env",  # this interpreter's kernel, not whatever "python3" kernelspec is installed
     ]  # fmt: skip
 
 
