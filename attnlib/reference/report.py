@@ -58,8 +58,8 @@ class GradCheckReport:
     >>> from attnlib.reference import check_gradient
     >>> report = check_gradient("dL/dz", np.array([0.5, -0.5]),
     ...                         lambda z: cross_entropy(z, 1), np.zeros(2))
-    >>> report.passed
-    True
+    >>> report.passed, report.passed_for("finite differences")
+    (True, True)
     >>> print(report)  # doctest: +NORMALIZE_WHITESPACE
     quantity   shape   finite differences
     dL/dz      (2,)    ok
@@ -74,6 +74,10 @@ class GradCheckReport:
     def passed(self) -> bool:
         """True when every comparison agrees within its tolerance."""
         return all(c.passed for c in self.checks)
+
+    def passed_for(self, reference: str) -> bool:
+        """True when every comparison with this reference (``"autograd"`` or ``"finite differences"``) agrees."""
+        return all(c.passed for c in self.checks if c.reference == reference)
 
     @property
     def failures(self) -> tuple[Check, ...]:
