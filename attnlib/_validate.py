@@ -11,7 +11,18 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_float_matrix", "as_float_array", "as_labels", "as_positive_int", "as_bool", "as_distribution_rows"]
+__all__ = [
+    "as_float_matrix",
+    "as_float_array",
+    "as_labels",
+    "as_positive_int",
+    "as_bool",
+    "as_distribution_rows",
+    "as_number",
+    "as_probability",
+    "as_seed",
+    "as_generator",
+]
 
 
 def _describe(value) -> str:
@@ -82,6 +93,67 @@ def as_bool(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {_describe(value)}")
     return bool(value)
+
+
+def as_number(value, name: str, *, minimum: float | None = None, exclusive: bool = False, maximum: float | None = None) -> float:
+    """Return ``value`` as a finite ``float`` within the bounds given, or raise naming ``name``.
+
+    ``TypeError`` for something that is not a real number (``bool`` included),
+    ``ValueError`` for ``nan``, an infinity or a number out of bounds.
+
+    >>> as_number(3, "eta", minimum=0)
+    3.0
+    >>> as_number(0.0, "scale", minimum=0, exclusive=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: scale must be a finite number > 0, got 0.0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {_describe(value)}")
+    value = float(value)
+    bound = "" if minimum is None else f" {'>' if exclusive else '>='} {minimum:g}"
+    if maximum is not None:
+        bound = f" in {'(' if exclusive else '['}{minimum:g}, {maximum:g}]" if minimum is not None else f" <= {maximum:g}"
+    low_ok = minimum is None or (value > minimum if exclusive else value >= minimum)
+    if not (np.isfinite(value) and low_ok and (maximum is None or value <= maximum)):
+        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
+    return value
+
+
+def as_probability(value, name: str) -> float:
+    """Return ``value`` as a ``float`` in [0, 1], or raise naming ``name``."""
+    return as_number(value, name, minimum=0.0, maximum=1.0)
+
+
+def as_seed(value, name: str = "seed") -> int:
+    """Return ``value`` as an ``int`` seed in [0, 2**32) (numpy's legacy range; torch accepts all of it)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {_describe(value)}")
+    if not (0 <= value < 2**32):
+        raise ValueError(f"{name} must be in [0, 2**32), got {value}")
+    return int(value)
+
+
+def as_generator(rng, name: str = "rng") -> np.random.Generator:
+    """The one way the package turns "a seed or a generator" into a ``numpy.random.Generator``.
+
+    ``None`` gives a fresh, unseeded generator; an ``int`` seeds a new one; a
+    ``Generator`` is returned as it is (so the caller's stream moves on).
+
+    >>> as_generator(0).standard_normal() == as_generator(0).standard_normal()
+    True
+    >>> as_generator("abc")
+    Traceback (most recent call last):
+    ...
+    TypeError: rng must be None, an int seed or a numpy Generator, got str 'abc'
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is not None and (isinstance(rng, bool) or not isinstance(rng, numbers.Integral)):
+        raise TypeError(f"{name} must be None, an int seed or a numpy Generator, got {type(rng).__name__} {_describe(rng)}")
+    if rng is not None and rng < 0:
+        raise ValueError(f"{name} must be a seed >= 0, got {rng}")
+    return np.random.default_rng(rng)
 
 
 #: How far a row of probabilities may sum from 1.

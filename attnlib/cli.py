@@ -72,7 +72,7 @@ def _finite_float(text: str) -> float:
 # --------------------------------------------------------------------------- reproduce sticky-chain
 def register_reproduce(subparsers) -> None:
     """``attnlib reproduce EXPERIMENT``: re-run one of the paper's experiments."""
-    from .tasks import PAPER_SEEDS
+    from .chain.task import PAPER_SEEDS
 
     reproduce = subparsers.add_parser(
         "reproduce", help="re-run one of the paper's experiments", description="Re-run one of the paper's experiments."
@@ -109,100 +109,38 @@ def register_reproduce(subparsers) -> None:
 def _reproduce_sticky_chain(args) -> int:
     from tqdm import tqdm
 
-    from .engine import PAPER_STICKY_CHAIN, run_sticky_chain, summarize_sticky_chain
-    from .tasks import transition_matrix
+    from .chain.task import ChainConfig
+    from .dynamics.paper_table import PAPER_STICKY_CHAIN, format_report, run_sticky_chain, summarize_sticky_chain
 
-    task_kwargs = {
-        "T": args.T,
-        "n_symbols": args.n_symbols,
-        "self_prob": args.self_prob,
-        "published": not args.exact_self_prob,
-    }
-    P = transition_matrix(args.n_symbols, args.self_prob, published=not args.exact_self_prob)  # validates early
+    chain = ChainConfig(T=args.T, n_symbols=args.n_symbols, self_prob=args.self_prob, published=not args.exact_self_prob)
     if args.json is not None and not args.json.resolve().parent.is_dir():
         raise ValueError(f"--json: directory {str(args.json.parent)!r} does not exist")
     quiet = args.quiet or not sys.stderr.isatty()
     start = time.perf_counter()
     with tqdm(total=args.steps, desc="sticky-chain", unit="step", file=sys.stderr, disable=quiet) as bar:
-        results = run_sticky_chain(
+        runs = run_sticky_chain(
             args.seeds,
             steps=args.steps,
-            value_ratio=args.value_ratio,
+            chain=chain,
             base_lr=args.base_lr,
-            task_kwargs=task_kwargs,
+            value_ratio=args.value_ratio,
             progress=lambda t: bar.update(t - bar.n),
             workers=args.workers,
         )
     wall = time.perf_counter() - start
-    report = summarize_sticky_chain(results, steps=args.steps)
-    report = {
-        "seeds": report["seeds"],
-        "steps": report["steps"],
-        "H_min": report["H_min"],
-        "wall_seconds": wall,
-        "config": {
-            "T": args.T,
-            "N": args.T - 1,
-            "n_symbols": args.n_symbols,
-            "self_prob": args.self_prob,
-            "published_construction": not args.exact_self_prob,
-            "effective_self_prob": float(P[0, 0]),
-            "base_lr": args.base_lr,
-            "value_ratio": args.value_ratio,
-        },
-        "per_seed": report["per_seed"],
-        "summary": report["summary"],
-        "paper": PAPER_STICKY_CHAIN,
+    report = summarize_sticky_chain(runs)
+    config = {
+        **chain.as_dict(),
+        "N": chain.N,
+        "effective_self_prob": chain.effective_self_prob,
+        "base_lr": args.base_lr,
+        "value_ratio": args.value_ratio,
     }
-    print(format_sticky_chain(report))
+    report = {**report, "wall_seconds": wall, "config": config, "paper": PAPER_STICKY_CHAIN}
+    print(format_report(report))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0
-
-
-def _pm(stats: dict, digits: int = 4) -> str:
-    if stats.get("mean") is None:
-        return "never reached"
-    return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
-
-
-def format_sticky_chain(report: dict) -> str:
-    """The paper's table beside this run's, as text ("—" where the paper gives no number)."""
-    s, paper, cfg = report["summary"], report["paper"], report["config"]
-    construction = "the authors' construction" if cfg["published_construction"] else "exact"
-    lines = [
-        f"Sticky Markov chain: {cfg['n_symbols']} symbols, self-transition {cfg['effective_self_prob']:.4f} "
-        f"({construction}), N = {cfg['N']}, {report['steps']} steps, seeds {' '.join(map(str, report['seeds']))}",
-        f"SGD: lr {cfg['base_lr']:g} on every matrix; EM-like: lr {cfg['value_ratio'] * cfg['base_lr']:g} on W_V, "
-        f"{cfg['base_lr']:g} elsewhere. Mean ± population std over seeds.",
-        "",
-        f"  {'':34s}{'paper':>16s}   {'this run':<22s}",
-    ]
-    rows = []
-    for arm, label in (("sgd", "SGD"), ("em", "EM-like")):
-        rows.append((f"{label} final loss (nats)", "—", _pm(s[arm]["final_loss"])))
-        rows.append((f"{label} final entropy (nats)", "—", _pm(s[arm]["final_entropy"])))
-        rows.append((f"{label} final accuracy", "—", _pm(s[arm]["final_accuracy"])))
-    rows.append(("H_min (nats)", "—", f"{report['H_min']:.4f}"))
-    em = s["em_steps_to_sgd"]
-    pe = paper["em_steps_to_sgd"]
-    rows.append(("EM steps to SGD mean final loss", f"{pe['mean']:.0f} ± {pe['std']:.0f}", _pm(em, 1)))
-    speedup = "—" if s["speedup"] is None else f"{s['speedup']:.2f}x"
-    rows.append((f"speed-up ({report['steps']} / that)", f"{paper['speedup']:.1f}x", speedup))
-    rows.append(("wall seconds", "—", f"{report['wall_seconds']:.1f}"))
-    for name, p, r in rows:
-        lines.append(f"  {name:34s}{p:>16s}   {r}")
-    lines += ["", f"  {'seed':>6s}  {'SGD final loss':>15s}  {'EM final loss':>14s}  {'EM steps to SGD mean':>21s}"]
-    for e in report["per_seed"]:
-        steps = "never" if e["em_steps_to_sgd"] is None else str(e["em_steps_to_sgd"])
-        lines.append(f"  {e['seed']:>6d}  {e['sgd']['final_loss']:>15.4f}  {e['em']['final_loss']:>14.4f}  {steps:>21s}")
-    lines.append(f"  threshold (mean SGD final loss): {s['sgd_mean_final_loss']:.4f}")
-    if report["steps"] != paper["steps"]:
-        lines.append(f"  note: the paper ran {paper['steps']} steps; this run {report['steps']}.")
-    if em["n_reached"] < len(report["per_seed"]):
-        lines.append(f"  note: {len(report['per_seed']) - em['n_reached']} seed(s) never reached the threshold; "
-                     "the mean is over the others.")  # fmt: skip
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- assignments build
@@ -229,7 +167,7 @@ def register_assignments(subparsers) -> None:
 
 
 def _assignments_build(args) -> int:
-    from .assignments import build_assignments
+    from .teaching.assignments import build_assignments
 
     result = build_assignments(args.out_dir, args.notebooks)
     print(f"{len(result.notebooks)} chapters")
@@ -241,7 +179,7 @@ def _assignments_build(args) -> int:
 # --------------------------------------------------------------------------- sweep
 def register_sweep(subparsers) -> None:
     """``attnlib sweep VARIANT...``: chapter 10's grid of variants x arms x seeds."""
-    from .sweep import DEFAULT_SEEDS, GROUPS, VARIANTS
+    from .dynamics.sweep import DEFAULT_SEEDS, GROUPS, VARIANTS
 
     listing = "\n".join(f"  {name:11s} {v.about}" for name, v in VARIANTS.items())
     listing += "\n" + "\n".join(f"  {name:11s} shorthand for: {' '.join(names)}" for name, names in GROUPS.items())
@@ -278,7 +216,7 @@ def register_sweep(subparsers) -> None:
 def _sweep(args) -> int:
     from tqdm import tqdm
 
-    from .sweep import count_batches, format_sweep, run_sweep, summarize_sweep
+    from .dynamics.sweep import count_batches, format_sweep, run_sweep, summarize_sweep
 
     if args.json is not None and not args.json.resolve().parent.is_dir():
         raise ValueError(f"--json: directory {str(args.json.parent)!r} does not exist")

@@ -11,7 +11,7 @@ Run from the repository root::
     and a manual per-matrix SGD step. It runs ``--autograd-steps`` steps of each
     arm for one seed (default 50 + 50) and the time per step is *extrapolated*
     to the whole table (seeds x arms x 1000 steps); the output says so.
-(b) **Engine**, in a child process: ``attnlib.engine.run_sticky_chain`` on the
+(b) **Engine**, in a child process: ``attnlib.chain.engine.run_sticky_chain`` on the
     whole table (5 seeds x 2 arms x ``--engine-steps`` steps), timed end to end
     (task sampling, kernel loading, worker start-up and all), once per path in
     ``--backends``: ``compiled`` (the fused C kernel, threads in one process)
@@ -74,7 +74,7 @@ _ENGINE_CHILD = textwrap.dedent(
 
     threading.Thread(target=sample, daemon=True).start()
     t0 = time.perf_counter()
-    from attnlib.engine import run_sticky_chain
+    from attnlib.chain.engine import run_sticky_chain
     steps = int(sys.argv[1])
     backend = sys.argv[2]
     out = run_sticky_chain(steps=steps, backend=backend)
@@ -100,8 +100,8 @@ def autograd_baseline(steps_per_arm: int, seed: int = 42) -> dict:
     (one extra forward pass at the end, for the final loss, is included in the time).
     """
     from attnlib.reference.plain_protocol import plain_autograd_training
-    from attnlib.tasks import authors_initial_params, sticky_chain
-    from attnlib.training import LearningRates
+    from attnlib.chain.task import authors_initial_params, sticky_chain
+    from attnlib.head.training import LearningRates
 
     task = sticky_chain(seed)
     init = authors_initial_params(seed)

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from attnlib.assignments import (
+from attnlib.teaching.assignments import (
     build_assignments,
     paste_solutions,
     solution_texts,

@@ -1,4 +1,4 @@
-"""The exact Bayesian predictor of the sticky chain (attnlib.bayes).
+"""The exact Bayesian predictor of the sticky chain (attnlib.chain.bayes).
 
 Two independent references for the forward filter, and proof that each can fail:
 
@@ -18,7 +18,7 @@ import itertools
 import numpy as np
 import pytest
 
-from attnlib.bayes import (
+from attnlib.chain.bayes import (
     bayes_cross_entropy,
     bayes_predictive,
     bayes_predictive_for,
@@ -29,8 +29,8 @@ from attnlib.bayes import (
     oracle_cross_entropy,
     prior_predictive,
 )
-from attnlib.diagnostics import predictive_entropy_bits
-from attnlib.tasks import sticky_chain
+from attnlib.dynamics.diagnostics import predictive_entropy_bits
+from attnlib.chain.task import sticky_chain
 
 
 # --------------------------------------------------------------------------- helpers
@@ -58,7 +58,7 @@ def sample_hmm(rng, P, mu, noise, n, initial):
 def brute_force_plain(X, mu, P, noise, initial):
     """p(y_t | x_1..x_t) from the joint over all paths, in plain probabilities (no log space).
 
-    Shares nothing with attnlib.bayes: itertools paths, explicit Gaussian densities.
+    Shares nothing with attnlib.chain.bayes: itertools paths, explicit Gaussian densities.
     """
     n, d_x = X.shape
     S = P.shape[0]

@@ -28,10 +28,10 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SABOTAGE = """
 import dataclasses
 import attnlib
-import attnlib.gradients
-import attnlib.toy
+import attnlib.head.gradients
+import attnlib.dynamics.toy
 
-_honest_backward = attnlib.gradients.backward
+_honest_backward = attnlib.head.gradients.backward
 
 def _broken_backward(*args, **kwargs):
     grads = _honest_backward(*args, **kwargs)
@@ -64,16 +64,16 @@ def test_a_flipped_sign_stops_the_chapter(chapter, field):
 
 
 LAYER_NORM_SABOTAGE = """
-import attnlib.variants
-import attnlib.variants.layer_norm
+import attnlib.dynamics.variants
+import attnlib.dynamics.variants.layer_norm
 
-_honest_layer_norm_backward = attnlib.variants.layer_norm_backward
+_honest_layer_norm_backward = attnlib.dynamics.variants.layer_norm_backward
 
 def _broken_layer_norm_backward(*args, **kwargs):
     return -_honest_layer_norm_backward(*args, **kwargs)
 
-attnlib.variants.layer_norm_backward = _broken_layer_norm_backward
-attnlib.variants.layer_norm.layer_norm_backward = _broken_layer_norm_backward
+attnlib.dynamics.variants.layer_norm_backward = _broken_layer_norm_backward
+attnlib.dynamics.variants.layer_norm.layer_norm_backward = _broken_layer_norm_backward
 """
 
 

@@ -30,20 +30,21 @@ def test_tiny_run_writes_json_of_the_documented_shape(tmp_path, capsys):
     assert code == 0
     captured = capsys.readouterr()
     assert captured.err == ""  # no progress bar when stderr is not a terminal
-    assert "430 ± 143" in captured.out and "EM steps to SGD mean final loss" in captured.out
+    assert "430 ± 143" in captured.out and "EM-like steps to the threshold" in captured.out
     report = json.loads(path.read_text())
     assert report["seeds"] == [42] and report["steps"] == 3
     assert report["H_min"] == pytest.approx(1.8291880594672074)
     assert report["wall_seconds"] > 0
     (seed,) = report["per_seed"]
     assert seed["seed"] == 42
-    for arm in ("sgd", "em"):
+    for arm in ("SGD", "EM-like"):
         assert set(seed[arm]) == {"final_loss", "final_entropy", "final_accuracy", "losses"}
         assert len(seed[arm]["losses"]) == 3
     assert seed["em_steps_to_sgd"] is None or 0 <= seed["em_steps_to_sgd"] < 3
     summary = report["summary"]
-    assert set(summary) >= {"sgd", "em", "sgd_mean_final_loss", "em_steps_to_sgd", "speedup"}
-    assert set(summary["sgd"]["final_loss"]) == {"mean", "std"}
+    assert set(summary) >= {"SGD", "EM-like", "sgd_mean_final_loss", "em_steps_to_sgd", "speedup"}
+    assert set(summary["SGD"]["final_loss"]) == {"mean", "std"}
+    assert report["config"]["T"] == 200 and report["config"]["N"] == 199 and report["config"]["published"]
     assert report["paper"]["em_steps_to_sgd"] == {"mean": 430.0, "std": 143.0}
     assert report["config"]["effective_self_prob"] == pytest.approx(0.3498, abs=5e-5)
 
@@ -63,8 +64,8 @@ BAD = [
     (["reproduce", "sticky-chain", "--seeds", "4.5"], "--seeds"),
     (["reproduce", "sticky-chain", "--seeds", "-3", "--T", "20"], "seed must be in [0, 2**32), got -3"),
     (["reproduce", "sticky-chain", "--seeds", "1", "1", "--T", "20"], "distinct"),
-    (["reproduce", "sticky-chain", "--self-prob", "1.5"], "self_prob must be in [0, 1], got 1.5"),
-    (["reproduce", "sticky-chain", "--self-prob", "-0.2"], "self_prob must be in [0, 1]"),
+    (["reproduce", "sticky-chain", "--self-prob", "1.5"], "self_prob must be a finite number in [0, 1], got 1.5"),
+    (["reproduce", "sticky-chain", "--self-prob", "-0.2"], "self_prob must be a finite number in [0, 1]"),
     (["reproduce", "sticky-chain", "--n-symbols", "1"], "n_symbols must be >= 2, got 1"),
     (["reproduce", "sticky-chain", "--value-ratio", "nan"], "--value-ratio"),
     (["reproduce", "sticky-chain", "--json", "/nonexistent-dir/x.json"], "does not exist"),
@@ -143,7 +144,7 @@ def test_tiny_sweep_writes_json_of_the_documented_shape(tmp_path, capsys):
     assert code == 0
     captured = capsys.readouterr()
     assert captured.err == ""  # no progress bar when stderr is not a terminal
-    assert "EM-like vs uniform" in captured.out and "targets-2" in captured.out
+    assert "EM-like vs SGD" in captured.out and "targets-2" in captured.out
     report = json.loads(path.read_text())
     assert report["seeds"] == [42, 7] and report["variants"] == ["baseline", "targets-2"]
     assert report["config"]["steps"] == 110 and report["config"]["N"] == 24 and report["wall_seconds"] > 0
@@ -153,7 +154,7 @@ def test_tiny_sweep_writes_json_of_the_documented_shape(tmp_path, capsys):
     assert run["spec"]["n_groups"] == 2 and run["lrs"]["W_V"] == pytest.approx(0.1)
     assert set(run["final"]) == {"loss", "entropy", "accuracy"}
     assert len(run["curves"]["loss"]) == 110 and set(run["timescales"]["loss"]) == {"settle", "tail", "growth"}
-    assert set(report["summary"]["baseline"]) >= {"threshold", "em_steps_to_uniform", "speedup", "paired_speedup",
+    assert set(report["summary"]["baseline"]) >= {"threshold", "em_steps_to_sgd", "speedup", "paired_speedup",
                                                   "arms", "diversity"}  # fmt: skip
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from attnlib.costs import step_flops
+from attnlib.head.costs import step_flops
 
 
 def test_step_flops_products_match_shapes_and_totals():

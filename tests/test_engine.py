@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attnlib import backward, batched_step, forward, fused, init_params
-from attnlib.engine import Engine, row_blocks, run_sticky_chain, summarize_sticky_chain
-from attnlib.tasks import sticky_chain
-from attnlib.training import LearningRates, train
+from attnlib import backward, forward, init_params
+from attnlib.chain.engine import kernel as fused, step as batched_step
+from attnlib.chain.engine import Engine, row_blocks
+from attnlib.chain.task import ChainConfig, sticky_chain
+from attnlib.head.training import ARMS, LearningRates, arm_rates, train
 
 RECORD = ("loss", "attn_entropy", "score_grad_norm", "value_grad_norm")
 
@@ -219,43 +220,8 @@ def test_engine_rejects_mismatched_runs():
         Engine([a]).run(1, record=("loss", "nope"))
 
 
-def test_run_sticky_chain_and_summary():
-    out = run_sticky_chain([42, 7], steps=5, task_kwargs={"T": 120}, workers=1)
-    assert set(out) == {(42, "sgd"), (42, "em"), (7, "sgd"), (7, "em"), "tasks"}
-    for seed in (42, 7):
-        sgd, em = out[(seed, "sgd")], out[(seed, "em")]
-        assert sgd.losses[0] == em.losses[0]  # same task, same initial weights
-        assert em.lrs.W_V == pytest.approx(10 * sgd.lrs.W_V)
-        task = out["tasks"][seed]
-        ref = train(sgd.params.__class__(**{k: v for k, v in _initial(seed).as_dict().items()}),
-                    task.X, task.y, sgd.lrs, steps=5)  # fmt: skip
-        np.testing.assert_allclose(sgd.losses, ref.losses, rtol=1e-4)
-    summary = summarize_sticky_chain(out, steps=5)
-    assert summary["seeds"] == [42, 7] and summary["steps"] == 5
-    assert summary["H_min"] == pytest.approx(out["tasks"][42].H_min)
-    assert [e["seed"] for e in summary["per_seed"]] == [42, 7]
-    s = summary["summary"]
-    assert set(s) == {"sgd", "em", "sgd_mean_final_loss", "em_steps_to_sgd", "speedup"}
-    finals = [out[(seed, "sgd")].final_loss for seed in (42, 7)]
-    assert s["sgd_mean_final_loss"] == pytest.approx(np.mean(finals))
-    assert s["sgd"]["final_loss"]["std"] == pytest.approx(np.std(finals))  # population std
-
-
 def _initial(seed):
-    from attnlib.tasks import authors_initial_params
-
-    return authors_initial_params(seed)
-
-
-def test_run_sticky_chain_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="distinct"):
-        run_sticky_chain([1, 1], steps=1, task_kwargs={"T": 20})
-    with pytest.raises(ValueError, match="arms"):
-        run_sticky_chain([1], steps=1, arms=("sgd", "adam"), task_kwargs={"T": 20})
-    with pytest.raises(ValueError, match="self_prob"):
-        run_sticky_chain([1], steps=1, task_kwargs={"T": 20, "self_prob": 3})
-    with pytest.raises(TypeError, match="seeds"):
-        run_sticky_chain(42, steps=1)
+    return ChainConfig().initial_params(seed)
 
 
 def test_sticky_chain_task_is_learnable_by_the_engine():
@@ -265,14 +231,16 @@ def test_sticky_chain_task_is_learnable_by_the_engine():
     assert h.final_loss < h.losses[0] - 0.01
 
 
+
+
 def test_engine_matches_the_plain_autograd_protocol(backend):
     """The authors' way (float32 autograd, full masked N x N, PROTOCOL.md) on a short chain: same losses."""
     from attnlib.reference.plain_protocol import plain_autograd_training
 
-    out = run_sticky_chain([42], steps=10, task_kwargs={"T": 300}, workers=1, backend=backend)
-    task = out["tasks"][42]
-    for arm in ("sgd", "em"):
-        h = out[(42, arm)]
-        plain = plain_autograd_training(task.X, task.y, _initial(42), h.lrs, 10)
+    task = ChainConfig(T=300).task(42)
+    for arm in ARMS:
+        lrs = arm_rates(arm)
+        (h,) = Engine([(task.X, task.y, _initial(42), lrs)], workers=1, backend=backend).run(10)
+        plain = plain_autograd_training(task.X, task.y, _initial(42), lrs, 10)
         np.testing.assert_allclose(h.losses, plain.losses, rtol=1e-5)
         assert h.final_loss == pytest.approx(plain.final_loss, rel=1e-5)

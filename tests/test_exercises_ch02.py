@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import attnlib
 from attnlib import softmax_backward
-from attnlib.exercises import check_softmax_backward
+from attnlib.teaching.exercises import check_softmax_backward
 from attnlib.reference import torch_masked_softmax
 
 

@@ -1,4 +1,4 @@
-"""Chapter 3: the routing-law checkers, and the functions of attnlib.routing they rely on."""
+"""Chapter 3: the routing-law checkers, and the functions of attnlib.laws.routing they rely on."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import attnlib
-from attnlib.exercises import ch03
-from attnlib.exercises.ch03 import (
+from attnlib.teaching.exercises import ch03
+from attnlib.teaching.exercises.ch03 import (
     FROM_PROBS_MISTAKES,
     SCORE_GRAD_MISTAKES,
     check_score_grad,
     check_score_grad_from_probs,
     upstream_from_probs,
 )
-from attnlib.routing import (
+from attnlib.laws.routing import (
     advantage,
     first_order_attention_change,
     loglog_slope,
@@ -138,7 +138,7 @@ def test_cases_cover_the_edge_cases():
     assert check_score_grad(score_gradient).n_cases == len(alphas)
 
 
-# --------------------------------------------------------------------------- attnlib.routing
+# --------------------------------------------------------------------------- attnlib.laws.routing
 @st.composite
 def heads(draw):
     n = draw(st.integers(1, 6))
@@ -157,9 +157,9 @@ def test_routing_functions_match_the_backward_pass(case):
     params, X, y, causal = case
     cache = attnlib.forward(params, X, causal=causal)
     g = attnlib.backward(params, cache, y)
-    assert np.allclose(score_gradient(cache.attn, g.upstream, cache.v), g.scores, rtol=1e-10, atol=1e-15)
-    assert np.allclose(advantage(cache.attn, g.upstream, cache.v, mask=cache.mask), g.advantage, rtol=1e-10, atol=1e-15)
-    P_args = (cache.attn, cache.v, params.W_O, cache.probs, y)
+    assert np.allclose(score_gradient(cache.attn, g.upstream, cache.values), g.scores, rtol=1e-10, atol=1e-15)
+    assert np.allclose(advantage(cache.attn, g.upstream, cache.values, mask=cache.mask), g.advantage, rtol=1e-10, atol=1e-15)
+    P_args = (cache.attn, cache.values, params.W_O, cache.probs, y)
     assert np.allclose(book_from_probs(*P_args), g.scores, rtol=1e-10, atol=1e-15)
 
 

@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from attnlib.exercises import check_query_key_grads, check_weight_grads  # noqa: E402
-from attnlib.plots import flops_by_line, flops_vs_length  # noqa: E402
+from attnlib.teaching.exercises import check_query_key_grads, check_weight_grads  # noqa: E402
+from attnlib.teaching.plots import flops_by_line, flops_vs_length  # noqa: E402
 
 
 # --------------------------------------------------------------------------- the book's answers

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import attnlib
-from attnlib.exercises.ch06 import _MISTAKES, check_value_drift, value_drift
+from attnlib.teaching.exercises.ch06 import _MISTAKES, check_value_drift, value_drift
 
 
 @st.composite
@@ -30,7 +30,7 @@ def test_value_drift_is_what_an_sgd_step_on_W_V_does_to_the_values(case, eta):
     params, X, y, causal = case
     cache = attnlib.forward(params, X, causal=causal)
     grads = attnlib.backward(params, cache, y)
-    moved = X @ (params.W_V - eta * grads.W_V) - cache.v  # (N, d_v)  a real step, recomputed
+    moved = X @ (params.W_V - eta * grads.W_V) - cache.values  # (N, d_v)  a real step, recomputed
     assert np.allclose(value_drift(cache.attn, grads.upstream, X, eta), moved, rtol=1e-10, atol=1e-14)
 
 

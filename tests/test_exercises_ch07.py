@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attnlib.em import m_step_features, m_step_grads
-from attnlib.exercises.ch07 import _MISTAKES, _reference, check_m_step_grad
+from attnlib.laws.em import m_step_features, m_step_grads
+from attnlib.teaching.exercises.ch07 import _MISTAKES, _reference, check_m_step_grad
 
 
 def books_m_step_grad(alpha, X, W_V, W_O, y):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attnlib.exercises.ch08 import _book_em_steps_to_sgd, check_em_steps_to_sgd
-from attnlib.training import steps_to_reach
+from attnlib.teaching.exercises.ch08 import _book_em_steps_to_sgd, check_em_steps_to_sgd
+from attnlib.head.training import steps_to_reach
 
 NAME = "EM steps to the SGD mean final loss"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attnlib.bayes import bayes_predictive
-from attnlib.diagnostics import effective_dimension, value_pca
-from attnlib.exercises.ch09 import (
+from attnlib.chain.bayes import bayes_predictive
+from attnlib.dynamics.diagnostics import effective_dimension, value_pca
+from attnlib.teaching.exercises.ch09 import (
     _DIMENSION_MISTAKES,
     _FILTER_MISTAKES,
     _reference_effective_dimension,
@@ -31,7 +31,7 @@ def books_filter_step(q, x, mu, P, noise):
 
 
 def via_the_library(q, x, mu, P, noise):
-    """One step of attnlib.bayes.bayes_predictive with q as the initial distribution."""
+    """One step of attnlib.chain.bayes.bayes_predictive with q as the initial distribution."""
     return bayes_predictive(x[None, :], mu, P, noise=noise, initial=q)[0]  # (S,)
 
 

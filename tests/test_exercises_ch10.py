@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attnlib.exercises.ch10 import _MISTAKES, _reference, check_layer_norm_backward
+from attnlib.teaching.exercises.ch10 import _MISTAKES, _reference, check_layer_norm_backward
 
 
 def books_layer_norm_backward(A, dV, eps):

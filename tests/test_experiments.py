@@ -1,4 +1,4 @@
-"""Chapter 8: controls and sweeps on top of the engine (attnlib.experiments) and their plots."""
+"""Chapter 8: controls and sweeps on top of the engine (attnlib.dynamics.experiments) and their plots."""
 
 from __future__ import annotations
 
@@ -12,16 +12,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import attnlib  # noqa: E402
-from attnlib.engine import PAPER_STICKY_CHAIN, run_sticky_chain, summarize_sticky_chain  # noqa: E402
-from attnlib.experiments import (  # noqa: E402
+from attnlib.dynamics.experiments import (  # noqa: E402
     RunSpec,
     RunSet,
     SpeedUp,
-    effective_self_transition,
     evaluate,
-    first_steps_below,
-    format_paper_table,
-    format_per_seed,
     format_speedups,
     heldout_curves,
     heldout_metrics,
@@ -29,13 +24,12 @@ from attnlib.experiments import (  # noqa: E402
     matched_uniform_rate,
     paired_speedups,
     run_specs,
-    runset_from_sticky_chain,
     speedup,
 )
-from attnlib.plots.sticky import arm_loss_curves, steps_strip, sweep_lines, train_vs_heldout  # noqa: E402
+from attnlib.teaching.plots.sticky import arm_loss_curves, steps_strip, sweep_lines, train_vs_heldout  # noqa: E402
 from attnlib.reference import check_gradient  # noqa: E402
-from attnlib.tasks import authors_initial_params, sticky_chain, transition_matrix  # noqa: E402
-from attnlib.training import LearningRates, train  # noqa: E402
+from attnlib.chain.task import ChainConfig, authors_initial_params, sticky_chain  # noqa: E402
+from attnlib.head.training import LearningRates, train  # noqa: E402
 
 T = 60  # short chains: N = 59
 
@@ -43,45 +37,30 @@ T = 60  # short chains: N = 59
 @pytest.fixture(scope="module")
 def small_runs():
     """Two seeds, three arms, 12 steps, checkpoints at 4 and 8."""
-    arms = {"sgd": LearningRates.sgd(0.05), "em": LearningRates.em_like(0.05), "big": LearningRates.sgd(0.5)}
-    specs = [RunSpec(a, s, lr, {"T": T}) for s in (42, 7) for a, lr in arms.items()]
+    arms = {"SGD": LearningRates.sgd(0.05), "EM-like": LearningRates.em_like(0.05), "big": LearningRates.sgd(0.5)}
+    specs = [RunSpec(a, s, lr, ChainConfig(T=T)) for s in (42, 7) for a, lr in arms.items()]
     return run_specs(specs, steps=12, checkpoints=[4, 8], workers=1)
-
-
-# --------------------------------------------------------------------------- the chain
-@pytest.mark.parametrize("n, s", [(8, 0.3), (2, 0.5), (5, 0.0), (5, 1.0), (11, 0.75)])
-def test_effective_self_transition_matches_the_authors_matrix(n, s):
-    assert effective_self_transition(n, s) == pytest.approx(transition_matrix(n, s)[0, 0], rel=1e-12)
-
-
-def test_effective_self_transition_rejects_bad_input():
-    with pytest.raises(ValueError, match="self_prob"):
-        effective_self_transition(8, 1.5)
-    with pytest.raises(ValueError, match="self_prob"):
-        effective_self_transition(8, True)
-    with pytest.raises(ValueError, match="n_symbols"):
-        effective_self_transition(1, 0.3)
 
 
 # --------------------------------------------------------------------------- running
 def test_run_specs_matches_the_reference_trainer(small_runs):
-    for spec, history, task in small_runs.runs("em"):
+    for spec, history, task in small_runs.runs("EM-like"):
         ref = train(authors_initial_params(spec.seed), task.X, task.y, spec.lrs, steps=12)
         np.testing.assert_allclose(history.losses, ref.losses, rtol=1e-5)
         assert history.final_loss == pytest.approx(ref.final_loss, rel=1e-5)
 
 
 def test_run_specs_groups_by_arm_and_shares_starts(small_runs):
-    assert small_runs.arms == ("sgd", "em", "big")
-    assert small_runs.seeds("em") == (42, 7)
-    assert small_runs.losses("sgd").shape == (2, 12)
-    assert small_runs.final("em", "final_accuracy").shape == (2,)
-    np.testing.assert_array_equal(small_runs.losses("sgd")[:, 0], small_runs.losses("big")[:, 0])
+    assert small_runs.arms == ("SGD", "EM-like", "big")
+    assert small_runs.seeds("EM-like") == (42, 7)
+    assert small_runs.losses("SGD").shape == (2, 12)
+    assert small_runs.final("EM-like", "final_accuracy").shape == (2,)
+    np.testing.assert_array_equal(small_runs.losses("SGD")[:, 0], small_runs.losses("big")[:, 0])
     assert small_runs.tasks[0] is small_runs.tasks[1]  # one task per (seed, chain), shared
     with pytest.raises(KeyError, match="no runs of arm 'adam'"):
         small_runs.losses("adam")
     with pytest.raises(ValueError, match="metric"):
-        small_runs.final("em", "loss")
+        small_runs.final("EM-like", "loss")
 
 
 def test_checkpoints_change_nothing_and_keep_the_weights(small_runs):
@@ -91,25 +70,25 @@ def test_checkpoints_change_nothing_and_keep_the_weights(small_runs):
         np.testing.assert_array_equal(a.losses, b.losses)  # bit for bit: no state but the weights
         assert a.final_loss == b.final_loss
     assert small_runs.checkpoint_steps == (0, 4, 8, 12)
-    first = small_runs.params_at("sgd", 0)[0]
+    first = small_runs.params_at("SGD", 0)[0]
     np.testing.assert_array_equal(first.W_V, authors_initial_params(42).W_V.astype(np.float32))
-    last = small_runs.params_at("sgd")[0]
-    np.testing.assert_array_equal(last.W_O, small_runs.runs("sgd")[0][1].params.W_O)
+    last = small_runs.params_at("SGD")[0]
+    np.testing.assert_array_equal(last.W_O, small_runs.runs("SGD")[0][1].params.W_O)
 
 
 def test_run_specs_zero_steps():
-    runs = run_specs([RunSpec("sgd", 3, LearningRates.sgd(), {"T": 20})], steps=0)
-    assert runs.losses("sgd").shape == (1, 0) and runs.checkpoint_steps == (0,)
+    runs = run_specs([RunSpec("SGD", 3, LearningRates.sgd(), ChainConfig(T=20))], steps=0)
+    assert runs.losses("SGD").shape == (1, 0) and runs.checkpoint_steps == (0,)
     task = runs.tasks[0]
-    assert runs.final("sgd")[0] == pytest.approx(heldout_metrics(authors_initial_params(3), task)[0], rel=1e-5)
+    assert runs.final("SGD")[0] == pytest.approx(heldout_metrics(authors_initial_params(3), task)[0], rel=1e-5)
 
 
 def test_run_specs_rejects_bad_arguments():
-    spec = RunSpec("sgd", 1, LearningRates.sgd(), {"T": 20})
+    spec = RunSpec("SGD", 1, LearningRates.sgd(), ChainConfig(T=20))
     with pytest.raises(TypeError, match="non-empty sequence of RunSpec"):
         run_specs(spec, steps=1)
     with pytest.raises(TypeError, match="specs\\[1\\] must be a RunSpec"):
-        run_specs([spec, ("sgd", 2)], steps=1)
+        run_specs([spec, ("SGD", 2)], steps=1)
     with pytest.raises(ValueError, match="repeat"):
         run_specs([spec, spec], steps=1)
     with pytest.raises(ValueError, match="checkpoints"):
@@ -119,53 +98,21 @@ def test_run_specs_rejects_bad_arguments():
     with pytest.raises(TypeError, match="arm"):
         RunSpec("", 1, LearningRates.sgd())
     with pytest.raises(TypeError, match="lrs"):
-        RunSpec("sgd", 1, 0.01)
+        RunSpec("SGD", 1, 0.01)
     with pytest.raises(TypeError, match="seed"):
-        RunSpec("sgd", 1.5, LearningRates.sgd())
-
-
-def test_runset_from_sticky_chain_keeps_the_engine_results():
-    out = run_sticky_chain([42, 7], steps=3, task_kwargs={"T": 30}, workers=1)
-    runs = runset_from_sticky_chain(out)
-    assert runs.arms == ("sgd", "em") and runs.seeds("em") == (42, 7)
-    assert runs.histories[runs.specs.index(RunSpec("em", 7, out[(7, "em")].lrs))] is out[(7, "em")]
-    assert runs.params_at("em")[1] is out[(7, "em")].params
-    with pytest.raises(TypeError, match="run_sticky_chain"):
-        runset_from_sticky_chain({})
-
-
-# --------------------------------------------------------------------------- the headline
-def test_first_steps_below_follows_the_authors_convention():
-    curves = np.array([[3.0, 2.0, 2.0, 1.0], [3.0, 2.5, 2.2, 2.1], [1.0, 3.0, 3.0, 3.0]])
-    np.testing.assert_array_equal(first_steps_below(curves, 2.0), [3.0, np.nan, 0.0])  # strict, 0-based
-    assert float(first_steps_below([5.0, 1.0], 2.0)) == 1.0
-    with pytest.raises(ValueError, match="threshold"):
-        first_steps_below(curves, np.nan)
-    with pytest.raises(ValueError, match="curves"):
-        first_steps_below(np.zeros((2, 0)), 1.0)
-
-
-def test_speedup_agrees_with_summarize_sticky_chain():
-    out = run_sticky_chain([42, 7], steps=30, base_lr=0.05, task_kwargs={"T": 60}, workers=1)
-    summary = summarize_sticky_chain(out, steps=30)["summary"]
-    sp = speedup(runset_from_sticky_chain(out), "em")
-    assert sp.threshold == pytest.approx(summary["sgd_mean_final_loss"])
-    per_seed = [np.nan if v is None else v for v in summary["em_steps_to_sgd"]["per_seed"]]
-    np.testing.assert_array_equal(sp.steps_per_seed, per_seed)
-    if summary["speedup"] is not None:
-        assert sp.speedup == pytest.approx(summary["speedup"])
-        assert sp.mean == pytest.approx(summary["em_steps_to_sgd"]["mean"])
-        assert sp.std == pytest.approx(summary["em_steps_to_sgd"]["std"])
+        RunSpec("SGD", 1.5, LearningRates.sgd())
+    with pytest.raises(TypeError, match="chain must be a ChainConfig"):
+        RunSpec("SGD", 1, LearningRates.sgd(), {"T": 20})
 
 
 def test_speedup_and_paired(small_runs):
-    sp = speedup(small_runs, "big", "sgd")
+    sp = speedup(small_runs, "big", "SGD")
     assert isinstance(sp, SpeedUp) and sp.horizon == 12 and sp.n_reached == 2
     assert sp.speedup == pytest.approx(12 / np.nanmean(sp.steps_per_seed))
-    paired = paired_speedups(small_runs, "big", "sgd")
+    paired = paired_speedups(small_runs, "big", "SGD")
     assert paired.shape == (2,) and np.all(paired > 1)
-    assert np.all(np.isnan(paired_speedups(small_runs, "sgd", "sgd")))  # a run never beats its own end
-    none = speedup(small_runs, "sgd", "big")  # the slow arm never reaches the fast arm's loss
+    assert np.all(np.isnan(paired_speedups(small_runs, "SGD", "SGD")))  # a run never beats its own end
+    none = speedup(small_runs, "SGD", "big")  # the slow arm never reaches the fast arm's loss
     assert none.n_reached == 0 and np.isnan(none.mean) and np.isnan(none.speedup)
 
 
@@ -179,16 +126,6 @@ def test_format_speedups():
     assert "never, never" in lines[2] and "—" in lines[2] and "0/2" in lines[2]
     with pytest.raises(ValueError, match="extra column"):
         format_speedups(rows, extra={"x": ["1"]})
-
-
-def test_paper_table_text():
-    out = run_sticky_chain([42, 7], steps=3, task_kwargs={"T": 30}, workers=1)
-    summary = summarize_sticky_chain(out, steps=3)
-    text = format_paper_table(summary, PAPER_STICKY_CHAIN)
-    assert "430 ± 143" in text and "about 2.3x" in text and text.count("—") >= 8
-    assert "wall" not in text  # nothing that changes from run to run
-    per_seed = format_per_seed(summary).splitlines()
-    assert len(per_seed) == 1 + 2 + 2 and per_seed[1].split()[0] == "42"
 
 
 # --------------------------------------------------------------------------- controls
@@ -256,7 +193,7 @@ def test_evaluate_matches_the_float64_forward_pass(small_runs):
 
 
 def test_evaluate_in_chunks(monkeypatch):
-    import attnlib.experiments as ex
+    import attnlib.dynamics.experiments as ex
 
     monkeypatch.setattr(ex, "_EVAL_CHUNK", 2)
     task = sticky_chain(4, T=25)
@@ -267,13 +204,13 @@ def test_evaluate_in_chunks(monkeypatch):
 
 def test_heldout_curves(small_runs):
     fresh = [sticky_chain(s, T=T) for s in (101, 102)]
-    curves = heldout_curves(small_runs, "sgd", lambda spec: fresh)
+    curves = heldout_curves(small_runs, "SGD", lambda spec: fresh)
     assert curves.shape == (2, 4)
-    p = small_runs.params_at("sgd", 2)[1]
+    p = small_runs.params_at("SGD", 2)[1]
     expected = np.mean([heldout_metrics(p, t)[0] for t in fresh])
     assert curves[1, 2] == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError, match="no task"):
-        heldout_curves(small_runs, "sgd", lambda spec: [])
+        heldout_curves(small_runs, "SGD", lambda spec: [])
 
 
 # --------------------------------------------------------------------------- plots

@@ -1,4 +1,4 @@
-"""The compiled kernel (attnlib.fused) against the float64 reference, and its build and errors.
+"""The compiled kernel (attnlib.chain.engine.kernel) against the float64 reference, and its build and errors.
 
 test_engine.py runs every engine test on both paths; this file adds what only the
 kernel has: random shapes that exercise the padded rows of a tile (N not a multiple of
@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attnlib import backward, forward, fused, init_params
-from attnlib.engine import Engine
-from attnlib.model import loss
-from attnlib.training import LearningRates, train
+from attnlib import backward, forward, init_params
+from attnlib.chain.engine import kernel as fused
+from attnlib.chain.engine import Engine
+from attnlib.head.model import loss
+from attnlib.head.training import LearningRates, train
 
 from .test_engine import _runs, require_kernel
 
@@ -60,14 +61,14 @@ def test_kernel_threads_split_one_run_without_changing_it():
 def test_backends_agree_on_the_sticky_chain():
     """The two paths on the real task (N = 1999, the authors' weights), 3 steps of both arms."""
     require_kernel()
-    from attnlib.engine import run_sticky_chain
+    from attnlib.dynamics.paper_table import run_sticky_chain
 
     a = run_sticky_chain([42], steps=3, workers=1)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fused, "load_kernel", lambda *dims: None)  # as on a machine without a compiler
         b = run_sticky_chain([42], steps=3, workers=1)
-    for arm in ("sgd", "em"):
-        np.testing.assert_allclose(a[(42, arm)].losses, b[(42, arm)].losses, rtol=1e-5)
+    np.testing.assert_allclose(a.losses("SGD"), b.losses("SGD"), rtol=1e-5)
+    np.testing.assert_allclose(a.losses("EM-like"), b.losses("EM-like"), rtol=1e-5)
 
 
 def test_no_compiler_means_torch_or_a_clear_error(monkeypatch):
@@ -113,18 +114,20 @@ def test_kernel_rejects_wrong_scratch():
 
 
 def test_the_kernel_source_ships_with_the_package():
-    """A wheel (Colab's pip install) must carry fused_kernel.c, or the engine silently loses its fast path."""
+    """A wheel (Colab's pip install) must carry kernel.c, or the engine silently loses its fast path."""
     import tomllib
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     shipped = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["attnlib"]
-    others = sorted(p.name for p in (root / "attnlib").iterdir() if p.is_file() and p.suffix not in (".py", ".pyc"))
-    assert others == sorted(shipped)
+    package = root / "attnlib"
+    others = sorted(p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()
+                    and p.suffix not in (".py", ".pyc"))  # fmt: skip
+    assert others == sorted(shipped) == ["chain/engine/kernel.c"]
 
 
 def test_a_missing_source_is_reported(monkeypatch, tmp_path):
-    monkeypatch.setattr(fused, "_SOURCE", tmp_path / "fused_kernel.c")
+    monkeypatch.setattr(fused, "_SOURCE", tmp_path / "kernel.c")
     fused._load.cache_clear()
     try:
         assert fused.load_kernel(7, 3, 2) is None
@@ -151,7 +154,7 @@ def test_an_error_in_one_thread_stops_the_others_and_is_raised():
 def test_the_generic_build_is_another_floating_point_path(monkeypatch, tmp_path):
     """ATTNLIB_GENERIC_KERNEL=1: a build without fused multiply-add that agrees to float32 rounding."""
     require_kernel()
-    from attnlib.engine import run_sticky_chain
+    from attnlib.dynamics.paper_table import run_sticky_chain
 
     monkeypatch.delenv("ATTNLIB_GENERIC_KERNEL", raising=False)
     fused._load.cache_clear()
@@ -166,5 +169,5 @@ def test_the_generic_build_is_another_floating_point_path(monkeypatch, tmp_path)
         generic = run_sticky_chain([42], steps=3, workers=1)
     finally:
         fused._load.cache_clear()
-    for arm in ("sgd", "em"):
-        np.testing.assert_allclose(native[(42, arm)].losses, generic[(42, arm)].losses, rtol=1e-5)
+    for arm in ("SGD", "EM-like"):
+        np.testing.assert_allclose(native.losses(arm), generic.losses(arm), rtol=1e-5)

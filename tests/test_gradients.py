@@ -49,7 +49,7 @@ def test_routing_law_is_an_identity(case):
     params, X, y, causal = case
     cache = attnlib.forward(params, X, causal=causal)
     g = attnlib.backward(params, cache, y)
-    b = g.upstream @ cache.v.T  # (N, N)
+    b = g.upstream @ cache.values.T  # (N, N)
     expected_b = np.sum(g.upstream * cache.out, axis=1, keepdims=True)  # (N, 1)  u_i . o_i
     assert _close(g.compat, b)
     assert _close(g.scores, cache.attn * (b - expected_b))

@@ -10,7 +10,7 @@ import attnlib
 from attnlib.reference import POINTS, autograd_grads, check_jacobian, loss_as_function_of, torch_masked_softmax
 
 #: The Grads field that is the gradient of the loss at each point (weights by their own name).
-FIELD = {"q": "queries", "k": "keys", "v": "values", "scores": "scores", "attn": "compat", "out": "upstream",
+FIELD = {"queries": "queries", "keys": "keys", "values": "values", "scores": "scores", "attn": "compat", "out": "upstream",
          "logits": "logits"}  # fmt: skip
 
 
@@ -40,7 +40,7 @@ def test_loss_as_function_of_validates_its_arguments():
     params = attnlib.init_params(2, 2, 2, 2, rng=0)
     X, y = np.zeros((3, 2)), [0, 1, 0]
     with pytest.raises(ValueError, match="at must be one of"):
-        loss_as_function_of(params, X, y, "values")
+        loss_as_function_of(params, X, y, "v")
     with pytest.raises(ValueError, match="reduction must be 'mean' or 'sum', got 'max'"):
         loss_as_function_of(params, X, y, "out", reduction="max")
     with pytest.raises(ValueError, match="y must lie in"):

@@ -1,4 +1,4 @@
-"""attnlib.sweep: the grid of chapter 10, its summaries, and that the notebook's subset is a slice of it."""
+"""attnlib.dynamics.sweep: the grid of chapter 10, its summaries, and that the notebook's subset is a slice of it."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from attnlib.experiments import speedup
-from attnlib.sweep import (
+from attnlib.dynamics.experiments import speedup
+from attnlib.dynamics.sweep import (
     ARMS,
     QUANTITIES,
     VARIANTS,
-    arm_rates,
+    variant_rates,
     count_batches,
     format_sweep,
     frame_lead,
@@ -22,8 +22,8 @@ from attnlib.sweep import (
     usage_spread,
     variant_runset,
 )
-from attnlib.training import LearningRates
-from attnlib.variants import VariantSpec, grouped_chain, init_variant_params, train_variants
+from attnlib.head.training import LearningRates
+from attnlib.dynamics.variants import VariantSpec, grouped_chain, init_variant_params, train_variants
 
 SMALL = dict(steps=130, T=30)
 
@@ -45,36 +45,36 @@ def test_registry_and_shorthands():
         resolve_variants("baseline")
 
 
-def test_arm_rates():
-    assert arm_rates(VariantSpec(), "uniform") == LearningRates.sgd(0.01)
-    adam = arm_rates(VariantSpec(optimizer="adam"), "EM-like", adam_lr=1e-4, value_ratio=3)
+def test_variant_rates():
+    assert variant_rates(VariantSpec(), "SGD") == LearningRates.sgd(0.01)
+    adam = variant_rates(VariantSpec(optimizer="adam"), "EM-like", adam_lr=1e-4, value_ratio=3)
     assert adam == LearningRates.em_like(1e-4, 3)
-    with pytest.raises(ValueError, match="arm must be one of"):
-        arm_rates(VariantSpec(), "sgd")
+    with pytest.raises(ValueError, match="arm must be .SGD. or .EM-like."):
+        variant_rates(VariantSpec(), "sgd")
 
 
 def test_runs_are_ordered_and_both_arms_start_together(small_sweep):
     r = small_sweep
     assert [(x.variant, x.arm, x.seed) for x in r.runs[:4]] == [
-        ("baseline", "uniform", 42), ("baseline", "EM-like", 42), ("baseline", "uniform", 7), ("baseline", "EM-like", 7)
+        ("baseline", "SGD", 42), ("baseline", "EM-like", 42), ("baseline", "SGD", 7), ("baseline", "EM-like", 7)
     ]  # fmt: skip
     for variant in r.variants:
         for seed in r.seeds:
-            u, e = r.get(variant, "uniform", seed), r.get(variant, "EM-like", seed)
+            u, e = r.get(variant, "SGD", seed), r.get(variant, "EM-like", seed)
             assert u.history.losses[0] == e.history.losses[0]
             assert u.diversity == e.diversity
             assert u.history.lrs == LearningRates.sgd() and e.history.lrs == LearningRates.em_like()
             assert sorted(u.timescales) == sorted(QUANTITIES)
     assert r.h_min["targets-1"] == 0.0 and r.h_min["baseline"] == pytest.approx(1.8291880594672074)
     with pytest.raises(KeyError, match="no run"):
-        r.get("baseline", "uniform", 1)
+        r.get("baseline", "SGD", 1)
 
 
 def test_the_sweep_is_the_trainer_run_by_hand(small_sweep):
     """What the sweep stores is exactly train_variants on grouped_chain with the authors' weights."""
     spec = VARIANTS["residual"].spec
     task = grouped_chain(7, 8, T=30)
-    p = init_variant_params(spec, 7, rng=np.random.default_rng([1010, 7]))
+    p = init_variant_params(spec, 7)
     (h,) = train_variants([(task.X, task.y, p, LearningRates.em_like())], spec, steps=130)
     np.testing.assert_allclose(small_sweep.get("residual", "EM-like", 7).history.losses, h.losses, rtol=0, atol=1e-12)
 
@@ -93,17 +93,17 @@ def test_identical_error_signals_for_one_group_and_a_one_dimensional_value_chang
         run = small_sweep.get("targets-1", "EM-like", seed)
         assert run.diversity["mean_cosine"] > 0.99 and run.diversity["participation"] < 1.01
         assert run.specialisation["value_change_dim"] == 1
-        assert abs(small_sweep.get("baseline", "uniform", seed).diversity["mean_cosine"]) < 0.1
+        assert abs(small_sweep.get("baseline", "SGD", seed).diversity["mean_cosine"]) < 0.1
 
 
 def test_speedups_come_from_chapter_8s_functions(small_sweep):
     runs = variant_runset(small_sweep, "baseline")
     assert runs.arms == ARMS and runs.seeds("EM-like") == (42, 7)
-    sp = speedup(runs, "EM-like", "uniform")
+    sp = speedup(runs, "EM-like", "SGD")
     report = summarize_sweep(small_sweep, curves=False)
     s = report["summary"]["baseline"]
     assert s["threshold"] == pytest.approx(sp.threshold)
-    assert s["em_steps_to_uniform"]["n_reached"] == sp.n_reached
+    assert s["em_steps_to_sgd"]["n_reached"] == sp.n_reached
     if sp.n_reached:
         assert s["speedup"] == pytest.approx(sp.speedup)
     with pytest.raises(KeyError, match="no variant 'adam'"):
@@ -129,9 +129,9 @@ def test_the_report_is_strict_json_with_curves(small_sweep):
 
 def test_format_sweep(small_sweep):
     text = format_sweep(small_sweep)
-    assert "EM-like vs uniform" in text and "Settling steps t_10" in text
+    assert "EM-like vs SGD" in text and "Settling steps t_10" in text
     for variant in small_sweep.variants:
-        assert f"\n{variant:11s} uniform" in text
+        assert f"\n{variant:11s} SGD" in text
 
 
 def test_frame_lead_and_usage_spread():

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attnlib.tasks import PAPER_SEEDS, authors_initial_params, row_entropy, sticky_chain, transition_matrix
+from attnlib.chain.task import PAPER_SEEDS, authors_initial_params, row_entropy, sticky_chain, transition_matrix
 
 # --------------------------------------------------------------------------- transition matrix
 
@@ -49,7 +49,7 @@ def test_published_rows_follow_one_over_circular_distance():
     [
         ({"n_symbols": 1}, ValueError, "n_symbols must be >= 2, got 1"),
         ({"n_symbols": 2.5}, TypeError, "n_symbols"),
-        ({"self_prob": 1.5}, ValueError, "self_prob must be in [0, 1], got 1.5"),
+        ({"self_prob": 1.5}, ValueError, "self_prob must be a finite number in [0, 1], got 1.5"),
         ({"self_prob": -0.1}, ValueError, "got -0.1"),
         ({"self_prob": float("nan")}, ValueError, "self_prob"),
         ({"self_prob": "0.3"}, TypeError, "self_prob"),

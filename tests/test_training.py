@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from attnlib import Params, backward, forward, init_params, loss
-from attnlib.tasks import sticky_chain
-from attnlib.training import History, LearningRates, predictive_metrics, steps_to_reach, train
+from attnlib.chain.task import sticky_chain
+from attnlib.head.training import History, LearningRates, predictive_metrics, steps_to_reach, train
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def test_learning_rates():
     assert LearningRates.sgd().as_dict() == {"W_Q": 0.01, "W_K": 0.01, "W_V": 0.01, "W_O": 0.01}
     em = LearningRates.em_like(0.02, value_ratio=5)
     assert (em.W_V, em.W_Q, em.W_K, em.W_O) == (pytest.approx(0.1), 0.02, 0.02, 0.02)
-    with pytest.raises(ValueError, match="W_V must be finite and >= 0, got -1"):
+    with pytest.raises(ValueError, match="W_V must be a finite number >= 0, got -1"):
         LearningRates(0.1, 0.1, -1, 0.1)
     with pytest.raises(TypeError, match="W_Q"):
         LearningRates("0.1", 0.1, 0.1, 0.1)

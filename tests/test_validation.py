@@ -79,8 +79,8 @@ def test_bad_params(change, fragment):
         ({"d_x": 0}, ValueError, "d_x must be >= 1, got 0"),
         ({"d_k": 2.5}, TypeError, "d_k must be an integer"),
         ({"n_classes": 1}, ValueError, "n_classes must be >= 2, got 1"),
-        ({"scale": -1.0}, ValueError, "scale must be a finite positive number, got -1.0"),
-        ({"scale": float("nan")}, ValueError, "scale must be a finite positive number"),
+        ({"scale": -1.0}, ValueError, "scale must be a finite number > 0, got -1.0"),
+        ({"scale": float("nan")}, ValueError, "scale must be a finite number > 0"),
         ({"rng": "seed"}, TypeError, "rng must be None, an int seed or a numpy Generator"),
     ],
 )

@@ -1,4 +1,4 @@
-"""attnlib.variants: the generalised head, its LayerNorm backward, its trainer and the grouped task."""
+"""attnlib.dynamics.variants: the generalised head, its LayerNorm backward, its trainer and the grouped task."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import torch
 
 import attnlib
 from attnlib.reference import check_gradient, check_jacobian
-from attnlib.responsibility import value_grad
-from attnlib.tasks import authors_initial_params, sticky_chain
-from attnlib.training import RECORDABLE, LearningRates, train
-from attnlib.variants import (
+from attnlib.laws.responsibility import value_grad
+from attnlib.chain.task import authors_initial_params, sticky_chain
+from attnlib.head.training import RECORDABLE, LearningRates, train
+from attnlib.dynamics.variants.spec import W_R_STREAM
+from attnlib.dynamics.variants import (
     VariantHistory,
     VariantParams,
     VariantSpec,
@@ -60,7 +61,7 @@ def test_default_spec_reproduces_the_reference_trainer(causal, lrs):
 def test_runs_trained_together_equal_runs_trained_alone():
     spec = VariantSpec(value_norm=True, residual=True, n_heads=2)
     tasks = [sticky_chain(s, T=30) for s in (1, 2)]
-    problems = [(t.X, t.y, init_variant_params(spec, s, rng=s), lr) for s, t in zip((1, 2), tasks)
+    problems = [(t.X, t.y, init_variant_params(spec, s), lr) for s, t in zip((1, 2), tasks)
                 for lr in (LearningRates.sgd(0.05), LearningRates.em_like(0.05))]  # fmt: skip
     together = train_variants(problems, spec, steps=15, record=RECORDABLE)
     for problem, h in zip(problems, together):
@@ -72,7 +73,7 @@ def test_runs_trained_together_equal_runs_trained_alone():
 
 def test_adam_matches_torch_optim_adam():
     spec = VariantSpec(optimizer="adam", residual=True)
-    p = init_variant_params(spec, 7, rng=1)
+    p = init_variant_params(spec, 7)
     lrs = LearningRates(W_Q=1e-3, W_K=2e-3, W_V=1e-2, W_O=3e-3)
     mine = train_variant(TASK.X, TASK.y, spec, p, lrs, steps=25)
 
@@ -127,7 +128,7 @@ def test_multi_head_entropy_and_score_norm_are_pooled_over_heads():
     assert h.attn_entropy[0] == pytest.approx(np.mean(per_head), rel=1e-12)
     # ||dL/dS||: autograd through the whole two-head model, scores of both heads
     state = variant_state(p, TASK.X, TASK.y, spec)
-    dS = attnlib.routing.score_gradient  # per head, with the shared upstream sliced to the head's columns
+    dS = attnlib.laws.routing.score_gradient  # per head, with the shared upstream sliced to the head's columns
     for (sk, sv), a in zip(zip(head_slices(4, 2), head_slices(6, 2)), state["attn"]):
         grads_sq += (dS(a, state["upstream"][:, sv], state["values"][:, sv]) ** 2).sum()
     assert h.score_grad_norm[0] == pytest.approx(np.sqrt(grads_sq), rel=1e-10)
@@ -203,9 +204,9 @@ def test_residual_gradients_of_W_R_and_of_the_input():
     assert np.allclose(variant_state(p, SMALL.X, SMALL.y, spec)["upstream"], U, rtol=1e-10, atol=1e-16)
     f, f_torch = loss_function_of(p, SMALL.X, SMALL.y, spec, "W_R")
     assert check_gradient("dL/dW_R", SMALL.X.T @ U, f, p.W_R, f_torch=f_torch).passed
-    dS = attnlib.routing.score_gradient(cache.attn, U, cache.v)  # (N, N)
-    dQ = dS @ cache.k / np.sqrt(4)  # (N, d_k)
-    dK = dS.T @ cache.q / np.sqrt(4)  # (N, d_k)
+    dS = attnlib.laws.routing.score_gradient(cache.attn, U, cache.values)  # (N, N)
+    dQ = dS @ cache.keys / np.sqrt(4)  # (N, d_k)
+    dK = dS.T @ cache.queries / np.sqrt(4)  # (N, d_k)
     dV = value_grad(cache.attn, U)  # (N, d_v)
     dX = dQ @ p.head.W_Q.T + dK @ p.head.W_K.T + dV @ p.head.W_V.T + U @ p.W_R.T  # (N, d_x)
     f, f_torch = loss_function_of(p, SMALL.X, SMALL.y, spec, "X")
@@ -222,9 +223,9 @@ def test_residual_gradients_of_W_R_and_of_the_input():
         ({"n_heads": 2.0}, TypeError, "n_heads must be an integer"),
         ({"optimizer": "rmsprop"}, ValueError, "optimizer must be one of ('sgd', 'adam'), got 'rmsprop'"),
         ({"value_norm": 1}, TypeError, "value_norm must be True or False"),
-        ({"ln_eps": -1.0}, ValueError, "ln_eps must be finite and >= 0, got -1.0"),
+        ({"ln_eps": -1.0}, ValueError, "ln_eps must be a finite number >= 0, got -1.0"),
         ({"adam_betas": (0.9, 1.0)}, ValueError, "adam_betas must be two numbers in [0, 1)"),
-        ({"adam_eps": 0.0}, ValueError, "adam_eps must be finite and > 0"),
+        ({"adam_eps": 0.0}, ValueError, "adam_eps must be a finite number > 0"),
     ],
 )
 def test_spec_validation_is_one_line(kwargs, error, text):
@@ -238,8 +239,10 @@ def test_dimension_and_argument_errors():
         init_variant_params(VariantSpec(n_heads=11), 42)
     with pytest.raises(ValueError, match="every head's value width >= 2"):
         init_variant_params(VariantSpec(n_heads=10, value_norm=True), 42)
-    with pytest.raises(ValueError, match="needs rng"):
-        init_variant_params(VariantSpec(residual=True), 42)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        init_variant_params(VariantSpec(residual=True), 4.2)
+    one, two = (init_variant_params(VariantSpec(residual=True), 42) for _ in range(2))
+    np.testing.assert_array_equal(one.W_R, two.W_R)  # W_R comes from the seed alone
     p = init_variant_params(VariantSpec(), 42)
     with pytest.raises(ValueError, match="no W_R"):
         variant_loss(p, TASK.X, TASK.y, VariantSpec(residual=True))
@@ -268,12 +271,12 @@ def test_progress_and_thread_count_are_restored():
     assert seen == [10, 20, 25] and torch.get_num_threads() == before
 
 
-def test_initial_weights_are_the_authors_and_W_R_comes_from_rng():
+def test_initial_weights_are_the_authors_and_W_R_comes_from_the_seed():
     spec = VariantSpec(residual=True, n_heads=2, value_norm=True)
-    p = init_variant_params(spec, 2024, rng=np.random.default_rng(3))
+    p = init_variant_params(spec, 2024)
     for name, w in authors_initial_params(2024).as_dict().items():
         assert np.array_equal(getattr(p.head, name), w)
-    assert np.array_equal(p.W_R, np.random.default_rng(3).normal(scale=0.1, size=(20, 15)))
+    assert np.array_equal(p.W_R, np.random.default_rng([W_R_STREAM, 2024]).normal(scale=0.1, size=(20, 15)))
 
 
 # --------------------------------------------------------------------------- (e) the grouped chain

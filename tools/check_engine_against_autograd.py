@@ -20,10 +20,10 @@ import time
 
 import numpy as np
 
-from attnlib.engine import run_sticky_chain
+from attnlib.chain.engine import run_sticky_chain
 from attnlib.reference.plain_protocol import plain_autograd_training
-from attnlib.tasks import authors_initial_params
-from attnlib.training import LearningRates, steps_to_reach
+from attnlib.chain.task import authors_initial_params
+from attnlib.head.training import LearningRates, steps_to_reach
 
 PAPER_SEEDS = (42, 2024, 1337, 7777, 9999)
 ARMS = {"sgd": LearningRates.sgd(0.01), "em": LearningRates.em_like(0.01, 10.0)}

@@ -1,7 +1,7 @@
 """Two independent references for every hand-derived gradient.
 
 * **Autograd**: the same head written in PyTorch (float64), differentiated by
-  ``torch.autograd``; it shares no code with :mod:`attnlib.gradients`
+  ``torch.autograd``; it shares no code with :mod:`attnlib.head.gradients`
   (:mod:`~attnlib.reference.torch_twins`).
 * **Central finite differences**: ``(f(x + eps) - f(x - eps)) / (2 eps)`` entry
   by entry, which needs nothing but the forward pass

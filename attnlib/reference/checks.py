@@ -8,11 +8,11 @@ from typing import Callable
 import numpy as np
 
 from .._validate import as_float_array
-from ..gradients import Grads, backward
-from ..model import Params
+from ..head.gradients import Grads, backward
+from ..head.model import Params
 from .finite_differences import finite_differences
 from .report import AUTOGRAD_TOL, FD_TOL, GradCheckReport, compare_arrays
-from .torch_twins import _validated, autograd_grads, loss_as_function_of
+from .torch_twins import validated_problem, autograd_grads, loss_as_function_of
 
 __all__ = ["check_gradient", "check_jacobian", "check_backward", "LABELS"]
 
@@ -23,11 +23,11 @@ LABELS = {
     "scores": "dL/ds", "values": "dL/dv", "queries": "dL/dq", "keys": "dL/dk",
 }  # fmt: skip
 
-#: Where each gradient field cuts the head, in the vocabulary of loss_as_function_of.
-_POINT = {
-    "W_Q": "W_Q", "W_K": "W_K", "W_V": "W_V", "W_O": "W_O", "logits": "logits", "upstream": "out",
-    "scores": "scores", "values": "v", "queries": "q", "keys": "k",
-}  # fmt: skip
+#: The gradient fields finite differences check, in report order. ``Grads`` and ``Cache`` share
+#: the names of the quantities both hold (``queries``, ``scores``, ``logits``...): each field is the
+#: gradient at the weight or ``Cache`` field of its own name, except ``upstream``, the paper's
+#: :math:`u_i`, the gradient at ``Cache.out``.
+FD_FIELDS = ("W_Q", "W_K", "W_V", "W_O", "logits", "upstream", "scores", "values", "queries", "keys")
 
 
 def _checked_eps(eps) -> float:
@@ -177,7 +177,7 @@ def check_backward(
     >>> report.passed, len(report.checks)
     (True, 22)
     """
-    X, y, causal, cache = _validated(params, X, y, causal)
+    X, y, causal, cache = validated_problem(params, X, y, causal)
     eps = _checked_eps(eps)
     if grads is None:
         grads = backward(params, cache, y)
@@ -192,7 +192,8 @@ def check_backward(
     if finite_diff:
         tolerances["finite differences"] = FD_TOL
         weights = params.as_dict()
-        for field, at in _POINT.items():
+        for field in FD_FIELDS:
+            at = "out" if field == "upstream" else field
             f, _ = loss_as_function_of(params, X, y, at, causal=causal)
             point = weights[at] if at in weights else getattr(cache, at)
             fd = finite_differences(f, point, eps=eps)

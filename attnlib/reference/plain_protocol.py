@@ -3,7 +3,7 @@
 This is what PROTOCOL.md describes the authors' script as doing (their script is not
 public), and what a reader would write first: float32, the full masked score matrix,
 ``loss.backward()``, and a manual SGD step with one learning rate per matrix, the loss
-recorded before every update. It shares no code with :mod:`attnlib.engine`, so it is
+recorded before every update. It shares no code with :mod:`attnlib.chain.engine`, so it is
 the independent yardstick for the engine's table (``tools/check_engine_against_autograd.py``)
 and the baseline of ``benchmarks/bench_sticky_chain.py``.
 """
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validate import as_positive_int
-from ..model import Params
-from ..training import LearningRates
+from ..head.model import Params
+from ..head.training import LearningRates
 
 __all__ = ["PlainRun", "plain_autograd_training"]
 
@@ -56,7 +56,7 @@ def plain_autograd_training(X, y, params: Params, lrs: LearningRates, steps: int
     Examples
     --------
     >>> from attnlib import init_params
-    >>> from attnlib.training import train
+    >>> from attnlib.head.training import train
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((30, 4)); y = rng.integers(0, 3, 30); p = init_params(4, 2, 3, 3, rng=1)
     >>> plain = plain_autograd_training(X, y, p, LearningRates.sgd(0.5), 4)

@@ -1,6 +1,6 @@
 """The head written again in PyTorch (float64), for autograd references.
 
-Nothing here shares code with :mod:`attnlib.gradients`: the forward pass is
+Nothing here shares code with :mod:`attnlib.head.gradients`: the forward pass is
 rewritten with torch operations and differentiated by ``torch.autograd``.
 """
 
@@ -11,14 +11,14 @@ from typing import Callable
 import numpy as np
 
 from .._validate import as_bool, as_float_matrix, as_labels
-from ..gradients import Grads
-from ..model import Params, forward, masked_softmax
-from ..softmax import cross_entropy
+from ..head.gradients import Grads
+from ..head.model import Params, forward, masked_softmax
+from ..head.softmax import cross_entropy
 
 __all__ = ["torch_masked_softmax", "torch_loss", "autograd_grads", "loss_as_function_of", "POINTS"]
 
 #: Where :func:`loss_as_function_of` can cut the head: a weight, or a ``Cache`` field.
-POINTS = ("W_Q", "W_K", "W_V", "W_O", "q", "k", "v", "scores", "attn", "out", "logits")
+POINTS = ("W_Q", "W_K", "W_V", "W_O", "queries", "keys", "values", "scores", "attn", "out", "logits")
 
 
 def torch_masked_softmax(scores, mask):
@@ -45,7 +45,7 @@ def torch_masked_softmax(scores, mask):
     return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)  # (..., N)
 
 
-def _validated(params, X, y, causal):
+def validated_problem(params, X, y, causal):
     if not isinstance(params, Params):
         raise TypeError(f"params must be an attnlib.Params, got {type(params).__name__}")
     X = as_float_matrix(X, "X")
@@ -86,7 +86,7 @@ def torch_loss(params: Params, X, y, *, causal: bool = True) -> float:
     >>> bool(np.isclose(torch_loss(params, X, y), loss(forward(params, X), y), rtol=1e-12))
     True
     """
-    X, y, causal, cache = _validated(params, X, y, causal)
+    X, y, causal, cache = validated_problem(params, X, y, causal)
     return float(_torch_head(params, X, y, cache.mask)["loss"].item())
 
 
@@ -106,7 +106,7 @@ def autograd_grads(params: Params, X, y, *, causal: bool = True) -> Grads:
     >>> bool(np.allclose(ref.W_Q, backward(params, forward(params, X), y).W_Q, rtol=1e-10, atol=1e-14))
     True
     """
-    X, y, causal, cache = _validated(params, X, y, causal)
+    X, y, causal, cache = validated_problem(params, X, y, causal)
     t = _torch_head(params, X, y, cache.mask)
     t["loss"].backward()
     g = {key: t[key].grad.numpy() for key in ("W_Q", "W_K", "W_V", "W_O", "q", "k", "v", "s", "alpha", "o", "z")}
@@ -144,8 +144,8 @@ def loss_as_function_of(
     y : array_like of int, shape (N,)
     at : str
         One of :data:`POINTS`: a weight (``"W_Q"`` ... ``"W_O"``, the whole
-        forward pass re-run), or a :class:`~attnlib.Cache` field: ``"q"``,
-        ``"k"``, ``"v"``, ``"scores"`` (through the masked softmax), ``"attn"``
+        forward pass re-run), or a :class:`~attnlib.Cache` field: ``"queries"``,
+        ``"keys"``, ``"values"``, ``"scores"`` (through the masked softmax), ``"attn"``
         (every entry of alpha free, no renormalisation), ``"out"``, ``"logits"``.
     causal : bool, default True
     reduction : {"mean", "sum"}
@@ -163,14 +163,14 @@ def loss_as_function_of(
     >>> params = attnlib.init_params(3, 2, 2, 4, scale=0.8, rng=0)
     >>> X = np.random.default_rng(1).standard_normal((5, 3)); y = np.array([0, 1, 2, 3, 0])
     >>> cache = attnlib.forward(params, X)
-    >>> f, f_torch = loss_as_function_of(params, X, y, "q")
-    >>> bool(np.isclose(f(cache.q), attnlib.loss(cache, y), rtol=1e-12))
+    >>> f, f_torch = loss_as_function_of(params, X, y, "queries")
+    >>> bool(np.isclose(f(cache.queries), attnlib.loss(cache, y), rtol=1e-12))
     True
     >>> grads = attnlib.backward(params, cache, y)
-    >>> attnlib.reference.check_gradient("dL/dq", grads.queries, f, cache.q, f_torch=f_torch).passed
+    >>> attnlib.reference.check_gradient("dL/dq", grads.queries, f, cache.queries, f_torch=f_torch).passed
     True
     """
-    X, y, causal, cache = _validated(params, X, y, causal)
+    X, y, causal, cache = validated_problem(params, X, y, causal)
     if at not in POINTS:
         raise ValueError(f"at must be one of {POINTS}, got {at!r}")
     if reduction not in ("mean", "sum"):
@@ -182,13 +182,13 @@ def loss_as_function_of(
         value = np.asarray(value, dtype=float)
         if at.startswith("W_"):
             return scale * cross_entropy(forward(Params(**(params.as_dict() | {at: value})), X, causal=causal).logits, y)
-        fixed = {"q": cache.q, "k": cache.k, "v": cache.v, at: value}
-        if at in ("q", "k", "v"):
-            fixed["scores"] = fixed["q"] @ fixed["k"].T / np.sqrt(d_k)  # (N, N)
-        if at in ("q", "k", "v", "scores"):
+        fixed = {"queries": cache.queries, "keys": cache.keys, "values": cache.values, at: value}
+        if at in ("queries", "keys", "values"):
+            fixed["scores"] = fixed["queries"] @ fixed["keys"].T / np.sqrt(d_k)  # (N, N)
+        if at in ("queries", "keys", "values", "scores"):
             fixed["attn"] = masked_softmax(fixed.get("scores", cache.scores), mask)  # (N, N)
-        if at in ("q", "k", "v", "scores", "attn"):
-            fixed["out"] = fixed.get("attn", cache.attn) @ fixed["v"]  # (N, d_v)
+        if at in ("queries", "keys", "values", "scores", "attn"):
+            fixed["out"] = fixed.get("attn", cache.attn) @ fixed["values"]  # (N, d_v)
         if at != "logits":
             fixed["logits"] = fixed["out"] @ params.W_O  # (N, C)
         return scale * cross_entropy(fixed["logits"], y)
@@ -205,7 +205,7 @@ def loss_as_function_of(
             Xt = as_t(X)  # (N, d_x)
             q, k, v = Xt @ W["W_Q"], Xt @ W["W_K"], Xt @ W["W_V"]  # (N, d_k), (N, d_k), (N, d_v)
         else:
-            q, k, v = (t if at == name else as_t(getattr(cache, name)) for name in ("q", "k", "v"))
+            q, k, v = (t if at == name else as_t(getattr(cache, name)) for name in ("queries", "keys", "values"))
         if at == "logits":
             z = t  # (N, C)
         else:

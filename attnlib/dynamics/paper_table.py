@@ -1,0 +1,253 @@
+"""The paper's sticky-chain table (chapter 8): run it, summarise it, print it.
+
+:func:`run_sticky_chain` trains every ``(seed, arm)`` run of the paper's
+protocol (:func:`attnlib.dynamics.experiments.run_specs` on the engine);
+:func:`summarize_sticky_chain` turns the runs into the table as a JSON-ready
+dict, and :func:`format_paper_table` and :func:`format_per_seed` print it.
+``python -m attnlib reproduce sticky-chain`` (through :func:`format_report`)
+and chapter 8 call the same functions, so the command's table and the
+chapter's are computed and printed by the same code.
+
+The headline is computed once, by :func:`attnlib.dynamics.experiments.speedup`:
+per seed, the first step at which the EM-like loss falls below the *mean over
+seeds* of the SGD final losses, and ``speed-up = steps / mean`` over the seeds
+that reach it. Means and standard deviations are over seeds, with the
+population standard deviation (``ddof=0``), as the authors compute them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from .._validate import as_positive_int
+from ..chain.task import PAPER_SEEDS, ChainConfig
+from ..head.training import ARMS, EM_LIKE, SGD
+from .experiments import RunSet, RunSpec, plus_minus, run_specs, speedup
+
+__all__ = [
+    "PAPER_STICKY_CHAIN",
+    "run_sticky_chain",
+    "summarize_sticky_chain",
+    "format_paper_table",
+    "format_per_seed",
+    "format_report",
+]
+
+#: What the paper reports for the sticky chain (PROTOCOL.md); nothing else is given.
+PAPER_STICKY_CHAIN = {"steps": 1000, "em_steps_to_sgd": {"mean": 430.0, "std": 143.0}, "speedup": 2.3}
+
+#: The per-run numbers of the table, in its order.
+METRICS = ("final_loss", "final_entropy", "final_accuracy")
+
+
+def run_sticky_chain(
+    seeds=PAPER_SEEDS,
+    *,
+    steps: int = 1000,
+    chain: ChainConfig | None = None,
+    base_lr: float = 0.01,
+    value_ratio: float = 10.0,
+    record=("loss",),
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+    backend: str = "auto",
+) -> RunSet:
+    """Every run of the paper's table: each seed in both :data:`~attnlib.head.training.ARMS`, trained together.
+
+    Parameters
+    ----------
+    seeds : sequence of int, default the paper's five
+    steps : int, default 1000
+    chain : ChainConfig, optional
+        The sequence and the weights' sizes; default the paper's.
+    base_lr, value_ratio : float
+        The SGD arm's rate on every matrix; the EM-like arm's ``W_V`` rate is
+        ``value_ratio * base_lr`` (:func:`attnlib.head.training.arm_rates`).
+    record, progress, workers, backend
+        As for :func:`attnlib.dynamics.experiments.run_specs`.
+
+    Returns
+    -------
+    RunSet
+        Per seed (in the order given), its SGD run then its EM-like run.
+
+    Examples
+    --------
+    >>> runs = run_sticky_chain([42], steps=3, chain=ChainConfig(T=60))
+    >>> runs.arms, runs.seeds("EM-like"), runs.losses("SGD").shape
+    (('SGD', 'EM-like'), (42,), (1, 3))
+    """
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or len(seeds) == 0:
+        raise TypeError(f"seeds must be a non-empty sequence of integers, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {list(seeds)}")
+    chain = ChainConfig() if chain is None else chain
+    specs = [
+        RunSpec.paper(seed, arm, base_lr=base_lr, value_ratio=value_ratio, chain=chain) for seed in seeds for arm in ARMS
+    ]
+    return run_specs(specs, steps=steps, record=record, progress=progress, workers=workers, backend=backend)
+
+
+def _stats(values) -> dict:
+    values = np.asarray(values, dtype=np.float64)  # (S,)
+    return {"mean": float(values.mean()), "std": float(values.std())}  # population std
+
+
+def _or_none(value: float):
+    return None if math.isnan(value) else value
+
+
+def summarize_sticky_chain(runs: RunSet) -> dict:
+    """The paper's table from :func:`run_sticky_chain` runs, as a JSON-ready dict.
+
+    Returns
+    -------
+    dict
+        ``seeds``, ``steps``, ``H_min``; ``per_seed``: per seed, the
+        :data:`METRICS` and loss curve of each arm and ``em_steps_to_sgd``
+        (``None``: never); ``summary``: mean and std of each metric per arm,
+        the threshold ``sgd_mean_final_loss``, ``em_steps_to_sgd`` (``mean``,
+        ``std``, ``n_reached``, ``per_seed``) and ``speedup`` (``None`` when
+        no seed reaches the threshold).
+
+    Examples
+    --------
+    >>> s = summarize_sticky_chain(run_sticky_chain([42, 7], steps=4, chain=ChainConfig(T=60)))
+    >>> sorted(s), s["seeds"], len(s["per_seed"][0]["EM-like"]["losses"])
+    (['H_min', 'per_seed', 'seeds', 'steps', 'summary'], [42, 7], 4)
+    """
+    if not isinstance(runs, RunSet):
+        raise TypeError(f"runs must be the RunSet of run_sticky_chain, got {type(runs).__name__}")
+    if not set(ARMS) <= set(runs.arms):
+        raise ValueError(f"runs must hold the arms {list(ARMS)}, got {list(runs.arms)}")
+    seeds = runs.seeds(SGD)
+    if runs.seeds(EM_LIKE) != seeds:
+        raise ValueError(f"both arms must have the same seeds, got {list(seeds)} and {list(runs.seeds(EM_LIKE))}")
+    headline = speedup(runs, EM_LIKE, SGD)
+    per_arm = {arm: runs.runs(arm) for arm in ARMS}
+    per_seed = []
+    for k, seed in enumerate(seeds):
+        entry: dict = {"seed": int(seed)}
+        for arm in ARMS:
+            history = per_arm[arm][k][1]
+            entry[arm] = {name: float(getattr(history, name)) for name in METRICS}
+            entry[arm]["losses"] = [float(v) for v in history.losses]
+        entry["em_steps_to_sgd"] = _or_none(headline.steps_per_seed[k])
+        if entry["em_steps_to_sgd"] is not None:
+            entry["em_steps_to_sgd"] = int(entry["em_steps_to_sgd"])
+        per_seed.append(entry)
+    summary: dict = {arm: {name: _stats([e[arm][name] for e in per_seed]) for name in METRICS} for arm in ARMS}
+    summary["sgd_mean_final_loss"] = headline.threshold
+    summary["em_steps_to_sgd"] = {
+        "per_seed": [e["em_steps_to_sgd"] for e in per_seed],
+        "n_reached": headline.n_reached,
+        "mean": _or_none(headline.mean),
+        "std": _or_none(headline.std),
+    }
+    summary["speedup"] = _or_none(headline.speedup)
+    return {
+        "seeds": [int(s) for s in seeds],
+        "steps": headline.horizon,
+        "H_min": float(runs.tasks[0].H_min),
+        "per_seed": per_seed,
+        "summary": summary,
+    }
+
+
+# --------------------------------------------------------------------------- the table, as text
+def format_paper_table(summary: dict, paper: dict = PAPER_STICKY_CHAIN, *, digits: int = 4) -> str:
+    """The paper's numbers beside a reproduction, as text; "—" where the paper gives none.
+
+    Parameters
+    ----------
+    summary : dict
+        :func:`summarize_sticky_chain` output.
+    paper : dict, default :data:`PAPER_STICKY_CHAIN`
+    digits : int
+        Decimals of losses, entropies and accuracies. Steps get one decimal.
+
+    Examples
+    --------
+    >>> s = summarize_sticky_chain(run_sticky_chain([42, 7], steps=3, chain=ChainConfig(T=30)))
+    >>> print(format_paper_table(s).splitlines()[0])
+    quantity                                    paper       this book
+    """
+    digits = as_positive_int(digits, "digits")
+    s = summary["summary"]
+    rows = []
+    for arm in ARMS:
+        for name, what in (("final_loss", "final loss (nats)"), ("final_entropy", "final entropy (nats)"),
+                           ("final_accuracy", "final accuracy")):  # fmt: skip
+            rows.append((f"{arm} {what}", "—", plus_minus(s[arm][name]["mean"], s[arm][name]["std"], digits)))
+    rows.append(("H_min (nats)", "—", f"{summary['H_min']:.{digits}f}"))
+    rows.append(("threshold: mean SGD final loss", "—", f"{s['sgd_mean_final_loss']:.{digits}f}"))
+    em, pe = s["em_steps_to_sgd"], paper["em_steps_to_sgd"]
+    rows.append(("EM-like steps to the threshold", f"{pe['mean']:.0f} ± {pe['std']:.0f}", plus_minus(em["mean"], em["std"], 1)))
+    speed = "—" if s["speedup"] is None else f"{s['speedup']:.2f}x"
+    rows.append((f"speed-up ({summary['steps']} / mean steps)", f"about {paper['speedup']:.1f}x", speed))
+    width = max(len(r[0]) for r in rows) + 2
+    lines = [f"{'quantity':{width}s}{'paper':>16s}       this book"]
+    lines += [f"{name:{width}s}{p:>16s}       {r}" for name, p, r in rows]
+    return "\n".join(lines)
+
+
+def format_per_seed(summary: dict, *, digits: int = 4) -> str:
+    """One line per seed: final loss, entropy, accuracy of both arms, and the EM-like steps.
+
+    Examples
+    --------
+    >>> s = summarize_sticky_chain(run_sticky_chain([42], steps=2, chain=ChainConfig(T=30)))
+    >>> print(format_per_seed(s).splitlines()[0].split())
+    ['seed', 'SGD', 'loss', 'SGD', 'H', 'SGD', 'acc', 'EM-like', 'loss', 'EM-like', 'H', 'EM-like', 'acc', 'steps']
+    """
+    digits = as_positive_int(digits, "digits")
+    cols = [
+        (f"{arm} {short}", arm, metric)
+        for arm in ARMS
+        for short, metric in (("loss", "final_loss"), ("H", "final_entropy"), ("acc", "final_accuracy"))
+    ]
+    w = max(digits + 4, max(len(c[0]) for c in cols))
+    lines = [f"{'seed':>6s}" + "".join(f"{c[0]:>{w + 2}s}" for c in cols) + f"{'steps':>8s}"]
+    for e in summary["per_seed"]:
+        steps = "never" if e["em_steps_to_sgd"] is None else str(e["em_steps_to_sgd"])
+        values = "".join(f"{e[arm][m]:>{w + 2}.{digits}f}" for _, arm, m in cols)
+        lines.append(f"{e['seed']:>6d}{values}{steps:>8s}")
+    s = summary["summary"]
+    for stat in ("mean", "std"):
+        values = "".join(f"{s[arm][m][stat]:>{w + 2}.{digits}f}" for _, arm, m in cols)
+        em = s["em_steps_to_sgd"][stat]
+        lines.append(f"{stat:>6s}{values}{'' if em is None else f'{em:.1f}':>8s}")
+    lines.append("steps: EM-like steps to the threshold (the mean SGD final loss)")
+    return "\n".join(lines)
+
+
+def format_report(report: dict) -> str:
+    """The command's output: what was run, :func:`format_paper_table`, the wall time, :func:`format_per_seed`.
+
+    ``report`` is :func:`summarize_sticky_chain` output with ``config``
+    (:meth:`ChainConfig.as_dict` plus ``N``, ``effective_self_prob``,
+    ``base_lr``, ``value_ratio``), ``wall_seconds`` and ``paper`` added.
+    """
+    paper, cfg = report["paper"], report["config"]
+    construction = "the authors' construction" if cfg["published"] else "exact"
+    em = report["summary"]["em_steps_to_sgd"]
+    lines = [
+        f"Sticky Markov chain: {cfg['n_symbols']} symbols, self-transition {cfg['effective_self_prob']:.4f} "
+        f"({construction}), N = {cfg['N']}, {report['steps']} steps, seeds {' '.join(map(str, report['seeds']))}",
+        f"{SGD}: lr {cfg['base_lr']:g} on every matrix; {EM_LIKE}: lr {cfg['value_ratio'] * cfg['base_lr']:g} "
+        f"on W_V, {cfg['base_lr']:g} elsewhere. Mean ± population std over seeds.",
+        "",
+        format_paper_table(report, paper),
+        f"wall seconds: {report['wall_seconds']:.1f}",
+        "",
+        format_per_seed(report),
+    ]
+    if report["steps"] != paper["steps"]:
+        lines.append(f"note: the paper ran {paper['steps']} steps; this run {report['steps']}.")
+    if em["n_reached"] < len(report["per_seed"]):
+        lines.append(f"note: {len(report['per_seed']) - em['n_reached']} seed(s) never reached the threshold; "
+                     "the mean is over the others.")  # fmt: skip
+    return "\n".join(lines)
