@@ -59,6 +59,13 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
 
 
+def _optimizer_rate(text: str) -> tuple[str, float]:
+    name, sep, rate = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"must be OPTIMIZER=RATE (e.g. adam=3e-5), got {text!r}")
+    return name, _finite_float(rate)
+
+
 def _finite_float(text: str) -> float:
     try:
         value = float(text)
@@ -179,7 +186,7 @@ def _assignments_build(args) -> int:
 # --------------------------------------------------------------------------- sweep
 def register_sweep(subparsers) -> None:
     """``attnlib sweep VARIANT...``: chapter 10's grid of variants x arms x seeds."""
-    from .dynamics.sweep import DEFAULT_SEEDS, GROUPS, VARIANTS
+    from .dynamics.sweep import DEFAULT_SEEDS, GROUPS, VARIANTS, base_rates
 
     listing = "\n".join(f"  {name:11s} {v.about}" for name, v in VARIANTS.items())
     listing += "\n" + "\n".join(f"  {name:11s} shorthand for: {' '.join(names)}" for name, names in GROUPS.items())
@@ -188,7 +195,7 @@ def register_sweep(subparsers) -> None:
         help="chapter 10: LayerNorm, residual, heads, Adam and query diversity, each arm, each seed",
         description=(
             "Chapter 10's grid on the reduced sticky chain (N = T - 1 positions, float64 torch autograd): "
-            "for every VARIANT and seed, a uniform arm (base rate on every matrix; the paper's SGD arm) "
+            "for every VARIANT and seed, an SGD arm (the optimiser's base rate on every matrix, as in the paper) "
             "and an EM-like arm (value-ratio x base rate on W_V), from the authors' initial weights. "
             "Prints the EM-like speed-up and the settling steps of chapter 7; --json writes every run "
             "(spec, seed, arm, final metrics, per-step curves, timescale metrics) and a summary."
@@ -203,8 +210,9 @@ def register_sweep(subparsers) -> None:
     sw.add_argument("--steps", type=_int_at_least(101, "steps"), default=1000,
                     help="updates per run, > 100 (default 1000)")  # fmt: skip
     sw.add_argument("--T", type=_int_at_least(3, "T"), default=150, help="chain length; N = T - 1 (default 150)")
-    sw.add_argument("--base-lr", type=_finite_float, default=0.01, help="uniform arm's SGD rate (default 0.01)")
-    sw.add_argument("--adam-lr", type=_finite_float, default=3e-5, help="uniform arm's Adam rate (default 3e-5)")
+    defaults = " ".join(f"{name}={rate:g}" for name, rate in base_rates().items())
+    sw.add_argument("--base-lr", type=_optimizer_rate, action="append", default=[], metavar="OPTIMIZER=RATE",
+                    help=f"SGD arm's rate for one optimiser, repeatable (default {defaults})")  # fmt: skip
     sw.add_argument("--value-ratio", type=_finite_float, default=10.0,
                     help="EM-like arm: W_V rate / base rate (default 10)")  # fmt: skip
     sw.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON to PATH")
@@ -229,8 +237,7 @@ def _sweep(args) -> int:
             seeds=args.seeds,
             steps=args.steps,
             T=args.T,
-            base_lr=args.base_lr,
-            adam_lr=args.adam_lr,
+            base_lrs=dict(args.base_lr),
             value_ratio=args.value_ratio,
             progress=lambda t: bar.update(t - bar.n),
         )

@@ -11,7 +11,7 @@ Run from the repository root::
     and a manual per-matrix SGD step. It runs ``--autograd-steps`` steps of each
     arm for one seed (default 50 + 50) and the time per step is *extrapolated*
     to the whole table (seeds x arms x 1000 steps); the output says so.
-(b) **Engine**, in a child process: ``attnlib.chain.engine.run_sticky_chain`` on the
+(b) **Engine**, in a child process: ``attnlib.dynamics.paper_table.run_sticky_chain`` on the
     whole table (5 seeds x 2 arms x ``--engine-steps`` steps), timed end to end
     (task sampling, kernel loading, worker start-up and all), once per path in
     ``--backends``: ``compiled`` (the fused C kernel, threads in one process)
@@ -74,7 +74,7 @@ _ENGINE_CHILD = textwrap.dedent(
 
     threading.Thread(target=sample, daemon=True).start()
     t0 = time.perf_counter()
-    from attnlib.chain.engine import run_sticky_chain
+    from attnlib.dynamics.paper_table import run_sticky_chain
     steps = int(sys.argv[1])
     backend = sys.argv[2]
     out = run_sticky_chain(steps=steps, backend=backend)
@@ -84,7 +84,7 @@ _ENGINE_CHILD = textwrap.dedent(
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     me = resource.getrusage(resource.RUSAGE_SELF)
-    final = {f"{s}/{a}": out[(s, a)].final_loss for s in (42, 2024, 1337, 7777, 9999) for a in ("sgd", "em")}
+    final = {f"{spec.seed}/{spec.arm}": h.final_loss for spec, h in zip(out.specs, out.histories)}
     print(json.dumps({"backend": backend, "wall": wall, "self_mb": self_kb / 1024, "worker_mb": child_kb / 1024,
                       "tree_rss_mb": peak[0] / 1024, "tree_pss_mb": peak[1] / 1024, "final": final,
                       "worker_cpu_s": children.ru_utime + children.ru_stime,
@@ -101,12 +101,13 @@ def autograd_baseline(steps_per_arm: int, seed: int = 42) -> dict:
     """
     from attnlib.reference.plain_protocol import plain_autograd_training
     from attnlib.chain.task import authors_initial_params, sticky_chain
-    from attnlib.head.training import LearningRates
+    from attnlib.head.training import ARMS, arm_rates
 
     task = sticky_chain(seed)
     init = authors_initial_params(seed)
     timings = {}
-    for arm, lrs in (("sgd", LearningRates.sgd(0.01)), ("em", LearningRates.em_like(0.01, 10.0))):
+    for arm in ARMS:
+        lrs = arm_rates(arm)
         start = time.perf_counter()
         plain_autograd_training(task.X, task.y, init, lrs, steps_per_arm)
         timings[arm] = (time.perf_counter() - start) / steps_per_arm

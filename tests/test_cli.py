@@ -131,7 +131,7 @@ def test_sweep_help_lists_options_and_variants(capsys):
     assert "sweep" in capsys.readouterr().out
     assert main(["sweep", "--help"]) == 0
     out = capsys.readouterr().out
-    for option in ("--seeds", "--steps", "--T", "--base-lr", "--adam-lr", "--value-ratio", "--json", "--quiet"):
+    for option in ("--seeds", "--steps", "--T", "--base-lr", "--value-ratio", "--json", "--quiet", "sgd=0.01 adam=3e-05"):
         assert option in out
     for variant in ("baseline", "layernorm", "residual", "heads-2", "adam", "targets-1", "all", "diversity"):
         assert f"\n  {variant}" in out
@@ -176,7 +176,10 @@ SWEEP_BAD = [
     (["sweep", "baseline", "--seeds", "1", "1", "--T", "12", "--steps", "101"], "seeds must be distinct"),
     (["sweep", "baseline", "--seeds", "-3", "--T", "12", "--steps", "101"], "seed must be in [0, 2**32), got -3"),
     (["sweep", "baseline", "--value-ratio", "inf"], "--value-ratio"),
-    (["sweep", "baseline", "--base-lr", "-0.1", "--T", "12", "--steps", "101"], "base_lr must be a finite number >= 0"),
+    (["sweep", "baseline", "--base-lr", "sgd=-0.1", "--T", "12", "--steps", "101"],
+     "base rate of sgd must be a finite number >= 0"),
+    (["sweep", "baseline", "--base-lr", "0.1", "--T", "12", "--steps", "101"], "must be OPTIMIZER=RATE"),
+    (["sweep", "baseline", "--base-lr", "rmsprop=0.1", "--T", "12", "--steps", "101"], "one of ('sgd', 'adam')"),
     (["sweep", "baseline", "--json", "/nonexistent-dir/x.json"], "does not exist"),
 ]
 

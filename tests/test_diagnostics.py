@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 import attnlib
 from attnlib.dynamics import diagnostics as dg
-from attnlib.laws.responsibility import column_usage
 from attnlib.laws.routing import advantage
 from attnlib.head.entropy import attention_entropy
 from attnlib.head.training import LearningRates, train

@@ -21,7 +21,7 @@ from attnlib.dynamics.experiments import (  # noqa: E402
     heldout_curves,
     heldout_metrics,
     loss_along,
-    matched_uniform_rate,
+    matched_sgd_rate,
     paired_speedups,
     run_specs,
     speedup,
@@ -136,17 +136,17 @@ def test_matched_rates():
     g = attnlib.backward(p, attnlib.forward(p, task.X), task.y)
     sq = {k: np.sum(getattr(g, k) ** 2) for k in em.as_dict()}
     rates = em.as_dict()
-    decrease = matched_uniform_rate(p, task.X, task.y, em, match="decrease")
-    length = matched_uniform_rate(p, task.X, task.y, em, match="length")
+    decrease = matched_sgd_rate(p, task.X, task.y, em, match="decrease")
+    length = matched_sgd_rate(p, task.X, task.y, em, match="length")
     # Same first-order decrease, and the same step length, as the EM-like step:
     assert decrease * sum(sq.values()) == pytest.approx(sum(rates[k] * sq[k] for k in sq), rel=1e-9)
     assert length**2 * sum(sq.values()) == pytest.approx(sum(rates[k] ** 2 * sq[k] for k in sq), rel=1e-9)
     assert 0.01 < decrease < length < 0.1
-    assert matched_uniform_rate(p, task.X, task.y, LearningRates.sgd(0.03)) == 0.03
+    assert matched_sgd_rate(p, task.X, task.y, LearningRates.sgd(0.03)) == 0.03
     with pytest.raises(ValueError, match="match"):
-        matched_uniform_rate(p, task.X, task.y, em, match="norm")
+        matched_sgd_rate(p, task.X, task.y, em, match="norm")
     with pytest.raises(TypeError, match="lrs"):
-        matched_uniform_rate(p, task.X, task.y, 0.01)
+        matched_sgd_rate(p, task.X, task.y, 0.01)
 
 
 @pytest.mark.parametrize("direction", [("W_V",), ("W_Q", "W_K", "W_V", "W_O")])

@@ -47,7 +47,7 @@ def test_registry_and_shorthands():
 
 def test_variant_rates():
     assert variant_rates(VariantSpec(), "SGD") == LearningRates.sgd(0.01)
-    adam = variant_rates(VariantSpec(optimizer="adam"), "EM-like", adam_lr=1e-4, value_ratio=3)
+    adam = variant_rates(VariantSpec(optimizer="adam"), "EM-like", base_lrs={"adam": 1e-4}, value_ratio=3)
     assert adam == LearningRates.em_like(1e-4, 3)
     with pytest.raises(ValueError, match="arm must be .SGD. or .EM-like."):
         variant_rates(VariantSpec(), "sgd")
@@ -114,7 +114,8 @@ def test_the_report_is_strict_json_with_curves(small_sweep):
     report = summarize_sweep(small_sweep)
     text = json.dumps(report, allow_nan=False)  # no NaN or inf anywhere
     back = json.loads(text)
-    assert back["config"] == {"steps": 130, "T": 30, "N": 29, "base_lr": 0.01, "adam_lr": 3e-05, "value_ratio": 10.0}
+    assert back["config"] == {"steps": 130, "T": 30, "N": 29, "base_lrs": {"sgd": 0.01, "adam": 3e-05},
+                              "value_ratio": 10.0}
     assert len(back["runs"]) == 3 * 2 * 2
     run = back["runs"][0]
     assert set(run) == {"variant", "spec", "seed", "arm", "lrs", "final", "timescales", "frame_lead",
@@ -150,7 +151,8 @@ def test_frame_lead_and_usage_spread():
         ({"seeds": [1, 1]}, ValueError, "seeds must be distinct"),
         ({"seeds": 42}, TypeError, "seeds must be a non-empty sequence"),
         ({"T": 2}, ValueError, "T must be >= 3"),
-        ({"base_lr": float("nan")}, ValueError, "base_lr must be a finite number >= 0"),
+        ({"base_lrs": {"sgd": float("nan")}}, ValueError, "base rate of sgd must be a finite number >= 0"),
+        ({"base_lrs": {"rmsprop": 0.1}}, ValueError, "per optimiser"),
         ({"progress": 3}, TypeError, "progress must be callable"),
     ],
 )

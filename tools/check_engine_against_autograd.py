@@ -20,13 +20,10 @@ import time
 
 import numpy as np
 
-from attnlib.chain.engine import run_sticky_chain
+from attnlib.chain.task import PAPER_SEEDS, ChainConfig
+from attnlib.dynamics.paper_table import run_sticky_chain
+from attnlib.head.training import ARMS, EM_LIKE, SGD, steps_to_reach
 from attnlib.reference.plain_protocol import plain_autograd_training
-from attnlib.chain.task import authors_initial_params
-from attnlib.head.training import LearningRates, steps_to_reach
-
-PAPER_SEEDS = (42, 2024, 1337, 7777, 9999)
-ARMS = {"sgd": LearningRates.sgd(0.01), "em": LearningRates.em_like(0.01, 10.0)}
 
 
 def main(argv=None) -> int:
@@ -37,21 +34,20 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
-    engine = run_sticky_chain(args.seeds, steps=args.steps)
+    runs = run_sticky_chain(args.seeds, steps=args.steps)
     engine_s = time.perf_counter() - start
+    engine = {(spec.seed, spec.arm): h for spec, h in zip(runs.specs, runs.histories)}
     plain, plain_s = {}, 0.0
-    for seed in args.seeds:
-        task = engine["tasks"][seed]
-        init = authors_initial_params(seed, d_x=task.d_x, n_classes=task.n_symbols)
-        for arm, lrs in ARMS.items():
-            start = time.perf_counter()
-            plain[(seed, arm)] = plain_autograd_training(task.X, task.y, init, lrs, args.steps)
-            plain_s += time.perf_counter() - start
-            print(f"  plain autograd: seed {seed} {arm} done ({plain_s:.0f} s so far)", flush=True)
+    for spec, task in zip(runs.specs, runs.tasks):
+        start = time.perf_counter()
+        init = ChainConfig().initial_params(spec.seed)
+        plain[(spec.seed, spec.arm)] = plain_autograd_training(task.X, task.y, init, spec.lrs, args.steps)
+        plain_s += time.perf_counter() - start
+        print(f"  plain autograd: seed {spec.seed} {spec.arm} done ({plain_s:.0f} s so far)", flush=True)
 
     thresholds = {
-        "engine": float(np.mean([engine[(s, "sgd")].final_loss for s in args.seeds])),
-        "plain": float(np.mean([plain[(s, "sgd")].final_loss for s in args.seeds])),
+        "engine": float(np.mean([engine[(s, SGD)].final_loss for s in args.seeds])),
+        "plain": float(np.mean([plain[(s, SGD)].final_loss for s in args.seeds])),
     }
     rows = []
     for seed in args.seeds:
@@ -60,22 +56,22 @@ def main(argv=None) -> int:
             e, p = engine[(seed, arm)], plain[(seed, arm)]
             row[arm] = {"engine_final": e.final_loss, "plain_final": p.final_loss,
                         "max_abs_loss_diff": float(np.max(np.abs(e.losses - p.losses)))}  # fmt: skip
-        row["em_steps_engine"] = steps_to_reach(engine[(seed, "em")].losses, thresholds["engine"])
-        row["em_steps_plain"] = steps_to_reach(plain[(seed, "em")].losses, thresholds["plain"])
+        row["em_steps_engine"] = steps_to_reach(engine[(seed, EM_LIKE)].losses, thresholds["engine"])
+        row["em_steps_plain"] = steps_to_reach(plain[(seed, EM_LIKE)].losses, thresholds["plain"])
         rows.append(row)
 
     print(f"\nengine {engine_s:.1f} s, plain autograd {plain_s:.1f} s; thresholds (mean SGD final loss): "
           f"engine {thresholds['engine']:.6f}, plain {thresholds['plain']:.6f}")  # fmt: skip
-    print(f"{'seed':>6} {'arm':>4} {'engine final':>13} {'plain final':>12} {'|diff|':>9} {'max |diff| on the way':>22}")
+    print(f"{'seed':>6} {'arm':>7} {'engine final':>13} {'plain final':>12} {'|diff|':>9} {'max |diff| on the way':>22}")
     for row in rows:
         for arm in ARMS:
             r = row[arm]
             diff = abs(r["engine_final"] - r["plain_final"])
-            print(f"{row['seed']:>6} {arm:>4} {r['engine_final']:>13.6f} {r['plain_final']:>12.6f} {diff:>9.1e} "
+            print(f"{row['seed']:>6} {arm:>7} {r['engine_final']:>13.6f} {r['plain_final']:>12.6f} {diff:>9.1e} "
                   f"{r['max_abs_loss_diff']:>22.1e}")  # fmt: skip
-    print(f"\n{'seed':>6} {'EM steps to threshold: engine':>30} {'plain':>6}")
+    print(f"\n{'seed':>6} {'EM-like steps to threshold: engine':>35} {'plain':>6}")
     for row in rows:
-        print(f"{row['seed']:>6} {str(row['em_steps_engine']):>30} {str(row['em_steps_plain']):>6}")
+        print(f"{row['seed']:>6} {str(row['em_steps_engine']):>35} {str(row['em_steps_plain']):>6}")
     worst = max(abs(r[a]["engine_final"] - r[a]["plain_final"]) for r in rows for a in ARMS)
     steps_gap = max(abs(r["em_steps_engine"] - r["em_steps_plain"]) for r in rows
                     if r["em_steps_engine"] is not None and r["em_steps_plain"] is not None)  # fmt: skip

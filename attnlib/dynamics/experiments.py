@@ -42,7 +42,7 @@ __all__ = [
     "paired_speedups",
     "plus_minus",
     "format_speedups",
-    "matched_uniform_rate",
+    "matched_sgd_rate",
     "loss_along",
     "heldout_metrics",
     "evaluate",
@@ -411,7 +411,7 @@ def format_speedups(rows: Sequence[tuple[str, SpeedUp]], *, extra: Mapping[str, 
 
 
 # --------------------------------------------------------------------------- controls and held-out data
-def matched_uniform_rate(params: Params, X, y, lrs: LearningRates, *, match: str = "length") -> float:
+def matched_sgd_rate(params: Params, X, y, lrs: LearningRates, *, match: str = "length") -> float:
     r"""One learning rate for all four matrices that matches the first step of ``lrs``.
 
     With per-matrix rates :math:`\eta_W` and gradients :math:`g_W = \partial L/\partial W`
@@ -434,10 +434,10 @@ def matched_uniform_rate(params: Params, X, y, lrs: LearningRates, *, match: str
     >>> from attnlib import init_params
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((9, 4)); y = rng.integers(0, 3, 9); p = init_params(4, 3, 2, 3, scale=0.5, rng=1)
-    >>> matched_uniform_rate(p, X, y, LearningRates.sgd(0.02))
+    >>> matched_sgd_rate(p, X, y, LearningRates.sgd(0.02))
     0.02
     >>> em = LearningRates.em_like(0.01, 10.0)
-    >>> length, decrease = (matched_uniform_rate(p, X, y, em, match=m) for m in ("length", "decrease"))
+    >>> length, decrease = (matched_sgd_rate(p, X, y, em, match=m) for m in ("length", "decrease"))
     >>> bool(0.01 < decrease < length < 0.1)
     True
     """

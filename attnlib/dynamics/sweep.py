@@ -24,7 +24,7 @@ entry by about its rate, and ``3e-5`` gives a first step of about the length
 of SGD's first step at 0.01 (chapter 10 measures this).
 
 Measurements per run (chapter 7's and chapter 8's definitions, reused):
-settling step, tail change and growth (:func:`attnlib.laws.em.timescale_metrics`)
+settling step, tail change and growth (:func:`attnlib.dynamics.timescales.timescale_metrics`)
 of the attention entropy, ``||dL/dS||``, ``||dL/dV||`` and the loss; per
 variant, the paper's speed-up (:func:`attnlib.dynamics.experiments.speedup`) and the
 paired one (:func:`attnlib.dynamics.experiments.paired_speedups`); the diversity of
@@ -32,7 +32,7 @@ the error signals at initialisation
 (:func:`attnlib.dynamics.variants.error_signal_diversity`) and the specialisation of
 the values after training (:func:`attnlib.dynamics.diagnostics.effective_dimension`
 of the PCA of the value change, and the spread of
-:func:`attnlib.dynamics.diagnostics.column_usage`).
+:func:`attnlib.laws.responsibility.column_usage`).
 
 Dimension names in shape comments: ``S`` seeds, ``N`` positions, ``d_v``.
 """
@@ -53,6 +53,7 @@ from ..chain.task import ChainConfig
 from .experiments import RunSet, RunSpec, format_speedups, paired_speedups, plus_minus, speedup
 from ..head.training import ARMS, EM_LIKE, RECORDABLE, SGD, LearningRates, arm_rates
 from .variants import (
+    OPTIMIZERS,
     VariantHistory,
     VariantSpec,
     error_signal_diversity,
@@ -71,6 +72,7 @@ __all__ = [
     "SweepResult",
     "resolve_variants",
     "count_batches",
+    "base_rates",
     "variant_rates",
     "run_sweep",
     "usage_spread",
@@ -175,7 +177,25 @@ def count_batches(variants: Sequence[str]) -> int:
     return len({VARIANTS[name].spec for name in resolve_variants(variants)})
 
 
-def variant_rates(spec: VariantSpec, arm: str, *, base_lr: float = 0.01, adam_lr: float = 3e-5,
+def base_rates(overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+    """The SGD arm's rate for every optimiser: :data:`~attnlib.dynamics.variants.OPTIMIZERS`' own, or ``overrides``.
+
+    Examples
+    --------
+    >>> base_rates()
+    {'sgd': 0.01, 'adam': 3e-05}
+    >>> base_rates({"adam": 1e-4})["adam"]
+    0.0001
+    """
+    rates = {name: o.base_lr for name, o in OPTIMIZERS.items()}
+    for name, rate in dict(overrides or {}).items():
+        if name not in OPTIMIZERS:
+            raise ValueError(f"base rates are given per optimiser, one of {tuple(OPTIMIZERS)}; got {name!r}")
+        rates[name] = as_number(rate, f"base rate of {name}", minimum=0)
+    return rates
+
+
+def variant_rates(spec: VariantSpec, arm: str, *, base_lrs: Mapping[str, float] | None = None,
                   value_ratio: float = 10.0) -> LearningRates:  # fmt: skip
     """The learning rates of an arm for a variant: its optimiser's base rate, through :func:`~attnlib.head.training.arm_rates`.
 
@@ -186,8 +206,7 @@ def variant_rates(spec: VariantSpec, arm: str, *, base_lr: float = 0.01, adam_lr
     >>> variant_rates(VariantSpec(optimizer="adam"), "SGD").W_V
     3e-05
     """
-    base = adam_lr if spec.optimizer == "adam" else base_lr
-    return arm_rates(arm, base, value_ratio)
+    return arm_rates(arm, base_rates(base_lrs)[spec.optimizer], value_ratio)
 
 
 # --------------------------------------------------------------------------- results
@@ -201,7 +220,7 @@ class SweepRun:
     seed : int
     history : VariantHistory
     timescales : dict
-        :func:`attnlib.laws.em.timescale_metrics` of the four :data:`QUANTITIES`.
+        :func:`attnlib.dynamics.timescales.timescale_metrics` of the four :data:`QUANTITIES`.
     diversity : dict
         :func:`attnlib.dynamics.variants.error_signal_diversity` of the error signals
         at the initial weights (the same for both arms of a seed).
@@ -231,7 +250,7 @@ class SweepResult:
     variants : tuple of str
     seeds : tuple of int
     config : dict
-        ``steps, T, N, base_lr, adam_lr, value_ratio``.
+        ``steps, T, N, base_lrs`` (per optimiser) ``, value_ratio``.
     runs : tuple of SweepRun
         Ordered by variant, then seed, then arm.
     h_min : dict
@@ -280,7 +299,7 @@ class SweepResult:
 
 
 def usage_spread(alpha) -> float:
-    r"""How unevenly the keys are used: the coefficient of variation of :func:`~attnlib.dynamics.diagnostics.column_usage`.
+    r"""How unevenly the keys are used: the coefficient of variation of :func:`~attnlib.laws.responsibility.column_usage`.
 
     For attention of shape ``(H, N, N)`` (or ``(N, N)``), the column sums
     :math:`c_j = \sum_i \alpha_{ij}` of each head, pooled:
@@ -339,7 +358,8 @@ def first_step_gain(grads: Mapping[str, np.ndarray], *, optimizer: str = "sgd", 
     grads : mapping name -> array
         The gradient of every trained matrix at the initial weights (``W_R``
         included for a residual).
-    optimizer : {"sgd", "adam"}
+    optimizer : str
+        A key of :data:`~attnlib.dynamics.variants.OPTIMIZERS` (``"sgd"``, ``"adam"``).
     value_ratio : float
 
     Examples
@@ -348,10 +368,9 @@ def first_step_gain(grads: Mapping[str, np.ndarray], *, optimizer: str = "sgd", 
     >>> first_step_gain(g)  # W_V holds a quarter of the squared norm: 1 + 9/4
     3.25
     """
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
-    size = {name: float((np.asarray(g) ** 2).sum() if optimizer == "sgd" else np.abs(g).sum())
-            for name, g in grads.items()}  # fmt: skip
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}, got {optimizer!r}")
+    size = {name: OPTIMIZERS[optimizer].first_decrease(g) for name, g in grads.items()}
     return 1.0 + (value_ratio - 1.0) * size["W_V"] / sum(size.values())
 
 
@@ -376,8 +395,7 @@ def run_sweep(
     seeds: Sequence[int] = (42, 2024, 1337),
     steps: int = 1000,
     T: int = 150,
-    base_lr: float = 0.01,
-    adam_lr: float = 3e-5,
+    base_lrs: Mapping[str, float] | None = None,
     value_ratio: float = 10.0,
     progress: Callable[[int], None] | None = None,
 ) -> SweepResult:
@@ -392,8 +410,9 @@ def run_sweep(
     steps : int, default 1000
     T : int, default 150
         Chain length; ``N = T - 1`` positions.
-    base_lr, adam_lr : float
-        The SGD arm's base rate with the SGD optimiser and with Adam.
+    base_lrs : mapping optimiser name -> float, optional
+        The SGD arm's rate per optimiser, overriding the optimisers' own
+        (:func:`base_rates`: 0.01 for gradient descent, ``3e-5`` for Adam).
     value_ratio : float, default 10
         The EM-like arm's factor on ``W_V``.
     progress : callable, optional
@@ -422,8 +441,7 @@ def run_sweep(
     seeds = tuple(int(s) for s in seeds)
     steps = as_positive_int(steps, "steps", minimum=0)
     T = as_positive_int(T, "T", minimum=3)
-    rates = {"base_lr": as_number(base_lr, "base_lr", minimum=0), "adam_lr": as_number(adam_lr, "adam_lr", minimum=0),
-             "value_ratio": as_number(value_ratio, "value_ratio", minimum=0)}  # fmt: skip
+    rates = {"base_lrs": base_rates(base_lrs), "value_ratio": as_number(value_ratio, "value_ratio", minimum=0)}
     if steps <= 100:
         raise ValueError(f"steps must be > 100 (the tail change looks back 100 steps), got {steps}")
     if progress is not None and not callable(progress):
@@ -593,7 +611,7 @@ def format_sweep(result: SweepResult) -> str:
     cfg = result.config
     lines = [
         f"Sweep: N = {cfg['N']}, {cfg['steps']} steps, seeds {' '.join(map(str, result.seeds))}; "
-        f"{SGD}: lr {cfg['base_lr']:g} (Adam {cfg['adam_lr']:g}) on every matrix; "
+        f"{SGD}: lr " + ", ".join(f"{lr:g} ({name})" for name, lr in cfg["base_lrs"].items()) + " on every matrix; "
         f"EM-like: x{cfg['value_ratio']:g} on W_V. Mean ± population std over seeds.",
         "",
         f"{EM_LIKE} vs {SGD}: steps to the {SGD} arm's mean final loss",

@@ -28,8 +28,8 @@ One :class:`VariantSpec` says which changes are switched on:
   are concatenated before :math:`W_O`. Same parameters, same initial numbers
   as the single head; only the routing is split.
 * ``optimizer``: ``"sgd"`` (``W <- W - eta_W dL/dW``) or ``"adam"``
-  (Kingma and Ba's update with the same per-matrix rates, written out in
-  :func:`_adam_step`).
+  (Kingma and Ba's update with the same per-matrix rates), entries of
+  :data:`~attnlib.dynamics.variants.optimizers.OPTIMIZERS`.
 
 The default spec is the single head: :func:`train_variant` then reproduces
 :func:`attnlib.head.training.train` (the tests compare the losses to ``1e-10``).
@@ -41,7 +41,8 @@ positions, ``d_x``, ``d_k``, ``d_v``, ``C`` classes, ``H`` heads.
 from .diversity import GroupedTask, error_signal_diversity, grouped_chain
 from .head import loss_function_of, variant_grads, variant_loss, variant_state
 from .layer_norm import layer_norm, layer_norm_backward, layer_norm_jacobian
-from .spec import OPTIMIZERS, WEIGHTS, VariantParams, VariantSpec, head_slices, init_variant_params
+from .optimizers import OPTIMIZERS, Optimizer
+from .spec import WEIGHTS, VariantParams, VariantSpec, head_slices, init_variant_params
 from .training import VariantHistory, train_variant, train_variants
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "VariantParams",
     "VariantHistory",
     "OPTIMIZERS",
+    "Optimizer",
     "WEIGHTS",
     "head_slices",
     "init_variant_params",

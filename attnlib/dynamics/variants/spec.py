@@ -7,17 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..._validate import as_bool, as_number, as_seed, as_float_matrix, as_positive_int
-from ...head.model import Params
+from ..._validate import as_bool, as_float_matrix, as_number, as_positive_int, as_seed
 from ...chain.task import authors_initial_params
+from ...head.model import Params
+from .optimizers import OPTIMIZERS
 
-
-#: The optimisers a :class:`VariantSpec` can name.
 #: The residual projection W_R of a run is drawn from numpy.random.default_rng([W_R_STREAM, seed]),
 #: so the run seed is the one source of a variant's initial weights.
 W_R_STREAM = 10_10
-
-OPTIMIZERS = ("sgd", "adam")
 
 #: The weight names of a variant, in draw order; ``W_R`` only with a residual.
 WEIGHTS = ("W_Q", "W_K", "W_V", "W_O", "W_R")
@@ -38,7 +35,9 @@ class VariantSpec:
     n_heads : int, default 1
         Number of heads; the columns of ``W_Q, W_K`` and of ``W_V`` are split
         among them.
-    optimizer : {"sgd", "adam"}, default "sgd"
+    optimizer : str, default "sgd"
+        A key of :data:`~attnlib.dynamics.variants.optimizers.OPTIMIZERS`
+        (``"sgd"``, ``"adam"``).
     ln_eps : float >= 0, default 1e-5
         The ``epsilon`` of LayerNorm (PyTorch's default).
     adam_betas : (float, float), default (0.9, 0.999)
@@ -71,7 +70,7 @@ class VariantSpec:
         object.__setattr__(self, "residual", as_bool(self.residual, "residual"))
         object.__setattr__(self, "n_heads", as_positive_int(self.n_heads, "n_heads"))
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+            raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}, got {self.optimizer!r}")
         object.__setattr__(self, "ln_eps", as_number(self.ln_eps, "ln_eps", minimum=0))
         betas = self.adam_betas
         if (
@@ -93,8 +92,8 @@ class VariantSpec:
             parts.append("residual")
         if self.n_heads > 1:
             parts.append(f"{self.n_heads} heads")
-        if self.optimizer == "adam":
-            parts.append("Adam")
+        if OPTIMIZERS[self.optimizer].label:
+            parts.append(OPTIMIZERS[self.optimizer].label)
         return " + ".join(parts) if parts else "single head"
 
     def as_dict(self) -> dict:

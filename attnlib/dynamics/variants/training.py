@@ -12,6 +12,7 @@ from ..._validate import as_positive_int
 from ...head.model import Params, attention_mask
 from ...head.training import History, LearningRates, check_record, predictive_metrics
 from .head import check_problem, forward_tensors
+from .optimizers import OPTIMIZERS
 from .spec import WEIGHTS, VariantParams, VariantSpec
 
 # --------------------------------------------------------------------------- training
@@ -45,17 +46,6 @@ class VariantHistory(History):
     def final_params(self) -> VariantParams:
         """The weights after the last update, as a :class:`VariantParams`."""
         return VariantParams(self.params, self.W_R)
-
-
-def _adam_step(W, g, state: dict, lr, betas, eps):
-    """One Adam update (Kingma and Ba 2015) of one weight tensor, with per-run rates ``lr (B, 1, 1)``."""
-    b1, b2 = betas
-    state["t"] += 1
-    state["m"] = b1 * state["m"] + (1 - b1) * g
-    state["v"] = b2 * state["v"] + (1 - b2) * g * g
-    m_hat = state["m"] / (1 - b1 ** state["t"])  # bias corrections
-    v_hat = state["v"] / (1 - b2 ** state["t"])
-    return W - lr * m_hat / (v_hat.sqrt() + eps)
 
 
 def train_variants(
@@ -144,7 +134,8 @@ def _train_batch(checked, spec, steps, causal, record, progress):
     rate_of = {"W_R": "W_O"}
     lr = {name: torch.tensor([c[3].as_dict()[rate_of.get(name, name)] for c in checked],
                              dtype=torch.float64)[:, None, None] for name in names}  # fmt: skip  each (B, 1, 1)
-    adam = {name: {"t": 0, "m": torch.zeros_like(w), "v": torch.zeros_like(w)} for name, w in W.items()}
+    optimizer = OPTIMIZERS[spec.optimizer]
+    state = {name: optimizer.init_state(w) for name, w in W.items()}
 
     B = len(checked)
     losses = np.empty((B, steps))  # (B, steps)
@@ -172,10 +163,7 @@ def _train_batch(checked, spec, steps, causal, record, progress):
         with torch.no_grad():
             new = {}
             for (name, w), g in zip(W.items(), grads[: len(W)]):
-                if spec.optimizer == "sgd":
-                    new[name] = w - lr[name] * g  # W <- W - eta_W dL/dW
-                else:
-                    new[name] = _adam_step(w, g, adam[name], lr[name], spec.adam_betas, spec.adam_eps)
+                new[name] = optimizer.step(w, g, state[name], lr[name], spec)
         W = new
         if progress is not None and ((t + 1) % 10 == 0 or t + 1 == steps):
             progress(t + 1)

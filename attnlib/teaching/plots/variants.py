@@ -37,7 +37,7 @@ def settling_dots(
     Parameters
     ----------
     settle : mapping arm -> mapping quantity -> array_like, shape (S,)
-        Settling step of each seed (:func:`attnlib.laws.em.settling_step`).
+        Settling step of each seed (:func:`attnlib.dynamics.timescales.settling_step`).
     horizon : float, optional
         The last recorded step, drawn as a dotted vertical line; the x axis
         then spans the whole run.
