@@ -137,11 +137,11 @@ def test_a_wrong_number_in_attnlib_fails_the_notebook_checks(tmp_path):
     """
     package = tmp_path / "attnlib"
     shutil.copytree(NOTEBOOKS.parent / "attnlib", package, ignore=shutil.ignore_patterns("__pycache__"))
-    source = package / "softmax.py"
+    source = package / "head" / "softmax.py"
     text = source.read_text()
     for honest in ("    return float(np.mean(logsumexp(z2) - z2[rows, labels]))",
                    "    return grad.reshape(np.shape(z))"):  # fmt: skip
-        assert text.count(honest) == 1, f"attnlib.softmax changed ({honest.strip()!r}): update this test"
+        assert text.count(honest) == 1, f"attnlib.head.softmax changed ({honest.strip()!r}): update this test"
         text = text.replace(honest, honest.replace("return ", "return 1.0003 * "))
     source.write_text(text)
     proc = _run_nbval(NOTEBOOKS / "01_cross_entropy.ipynb", extra_pythonpath=tmp_path)

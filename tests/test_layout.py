@@ -116,3 +116,44 @@ def test_the_checker_sees_an_upward_and_a_private_import(tmp_path):
     found = violations(fake)
     assert any("dynamics is above head" in v for v in found)
     assert any("imports private ['_helper']" in v for v in found)
+
+
+#: Parts whose __init__ re-exports every public name of its modules: the part's __all__ is the one list.
+FLAT_PARTS = {
+    "head": ("softmax", "model", "gradients", "entropy", "costs", "training"),
+    "laws": ("routing", "responsibility", "em"),
+    "chain": ("task", "bayes"),
+    "dynamics": ("timescales", "diagnostics", "experiments", "paper_table", "sweep"),
+}
+
+
+def public_definitions(path: Path) -> list[str]:
+    """Functions, classes and UPPER_CASE constants a module defines at its top level, without a leading _."""
+    names = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for name in target.elts if isinstance(target, ast.Tuple) else [target]:
+                    if isinstance(name, ast.Name) and name.id.isupper():
+                        names.append(name.id)
+    return [n for n in names if not n.startswith("_")]
+
+
+@pytest.mark.parametrize("part", FLAT_PARTS)
+def test_a_parts_all_is_the_one_list_of_its_modules_public_names(part):
+    import importlib
+
+    package = importlib.import_module(f"attnlib.{part}")
+    for module in FLAT_PARTS[part]:
+        path = PACKAGE / part / f"{module}.py"
+        tree = ast.parse(path.read_text())
+        assert not any(
+            isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in n.targets) for n in tree.body
+        ), f"attnlib/{part}/{module}.py has its own __all__: the part's __init__ is the one list"
+        missing = [n for n in public_definitions(path) if n not in package.__all__]
+        assert not missing, f"attnlib/{part}/__init__.py does not export {missing} of {module}.py"
+    for name in package.__all__:
+        assert hasattr(package, name), name

@@ -40,17 +40,6 @@ import numpy as np
 
 from .._validate import as_distribution_rows, as_float_array, as_float_matrix, as_labels, as_number
 
-__all__ = [
-    "emission_log_likelihoods",
-    "filter_step",
-    "filter_posteriors",
-    "bayes_predictive",
-    "bayes_predictive_for",
-    "bayes_cross_entropy",
-    "oracle_cross_entropy",
-    "prior_predictive",
-    "enumerate_predictive",
-]
 
 _STOCHASTIC_TOL = 1e-9
 

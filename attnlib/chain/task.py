@@ -25,16 +25,6 @@ import numpy as np
 from .._validate import as_bool, as_number, as_positive_int, as_probability, as_seed
 from ..head.model import Params
 
-__all__ = [
-    "PAPER_SEEDS",
-    "ChainConfig",
-    "Task",
-    "transition_matrix",
-    "effective_self_transition",
-    "row_entropy",
-    "sticky_chain",
-    "authors_initial_params",
-]
 
 #: The five run seeds of the paper's table.
 PAPER_SEEDS = (42, 2024, 1337, 7777, 9999)

@@ -50,6 +50,7 @@ from .paper_table import (
     format_paper_table,
     format_per_seed,
     format_report,
+    METRICS,
 )
 from .sweep import (
     Variant,
@@ -68,6 +69,8 @@ from .sweep import (
     variant_runset,
     summarize_sweep,
     format_sweep,
+    GROUPS,
+    base_rates,
 )
 
 __all__ = [
@@ -121,4 +124,7 @@ __all__ = [
     "variant_runset",
     "summarize_sweep",
     "format_sweep",
+    "METRICS",
+    "GROUPS",
+    "base_rates",
 ]

@@ -31,20 +31,9 @@ import numpy as np
 from .._validate import as_distribution_rows, as_float_array, as_float_matrix, as_number
 from ..head.entropy import entropy_nats
 
-__all__ = [
-    "compatibility",
-    "value_norm_growth",
-    "PCA",
-    "value_pca",
-    "effective_dimension",
-    "key_orthogonality",
-    "correlation_ratio",
-    "circular_mode_share",
-    "predictive_entropy_bits",
-    "entropy_mae_bits",
-]
-
 # --------------------------------------------------------------------------- distributions
+
+
 def predictive_entropy_bits(p) -> np.ndarray:
     r"""Entropy in bits of every predictive row: :math:`H(p_i) = -\sum_c p_{ic}\log_2 p_{ic}`.
 

@@ -33,24 +33,9 @@ from ..head.softmax import cross_entropy
 from ..head.training import SGD, History, LearningRates, arm_rates, first_steps_below, predictive_metrics
 from ..reference import torch_masked_softmax
 
-__all__ = [
-    "RunSpec",
-    "RunSet",
-    "run_specs",
-    "SpeedUp",
-    "speedup",
-    "paired_speedups",
-    "plus_minus",
-    "format_speedups",
-    "matched_sgd_rate",
-    "loss_along",
-    "heldout_metrics",
-    "evaluate",
-    "heldout_curves",
-]
-
-
 # --------------------------------------------------------------------------- running many configurations
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One run of the sticky-chain experiment: an arm, a seed, its rates and its chain.

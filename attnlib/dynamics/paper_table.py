@@ -27,14 +27,6 @@ from ..chain.task import PAPER_SEEDS, ChainConfig
 from ..head.training import ARMS, EM_LIKE, SGD
 from .experiments import RunSet, RunSpec, plus_minus, run_specs, speedup
 
-__all__ = [
-    "PAPER_STICKY_CHAIN",
-    "run_sticky_chain",
-    "summarize_sticky_chain",
-    "format_paper_table",
-    "format_per_seed",
-    "format_report",
-]
 
 #: What the paper reports for the sticky chain (PROTOCOL.md); nothing else is given.
 PAPER_STICKY_CHAIN = {"steps": 1000, "em_steps_to_sgd": {"mean": 430.0, "std": 143.0}, "speedup": 2.3}

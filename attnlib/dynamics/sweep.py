@@ -63,25 +63,6 @@ from .variants import (
     variant_state,
 )
 
-__all__ = [
-    "Variant",
-    "VARIANTS",
-    "QUANTITIES",
-    "DEFAULT_SEEDS",
-    "SweepRun",
-    "SweepResult",
-    "resolve_variants",
-    "count_batches",
-    "base_rates",
-    "variant_rates",
-    "run_sweep",
-    "usage_spread",
-    "frame_lead",
-    "first_step_gain",
-    "variant_runset",
-    "summarize_sweep",
-    "format_sweep",
-]
 
 #: The four curves whose timescales are compared (label -> History field), as in chapter 7.
 QUANTITIES = {
@@ -611,7 +592,8 @@ def format_sweep(result: SweepResult) -> str:
     cfg = result.config
     lines = [
         f"Sweep: N = {cfg['N']}, {cfg['steps']} steps, seeds {' '.join(map(str, result.seeds))}; "
-        f"{SGD}: lr " + ", ".join(f"{lr:g} ({name})" for name, lr in cfg["base_lrs"].items()) + " on every matrix; "
+        f"{SGD}: one rate on every matrix ("
+        + ", ".join(f"{name} {lr:g}" for name, lr in cfg["base_lrs"].items()) + "); "
         f"EM-like: x{cfg['value_ratio']:g} on W_V. Mean ± population std over seeds.",
         "",
         f"{EM_LIKE} vs {SGD}: steps to the {SGD} arm's mean final loss",

@@ -16,8 +16,6 @@ import numpy as np
 
 from .._validate import as_float_array, as_number, as_positive_int
 
-__all__ = ["settling_step", "tail_change", "timescale_metrics"]
-
 
 def settling_step(curve, frac: float = 0.1) -> int:
     r"""The step from which on a curve stays within ``frac`` of its largest excursion.

@@ -25,6 +25,7 @@ from .model import (
     loss,
     causal_mask,
     masked_softmax,
+    attention_mask,
 )
 from .gradients import (
     Grads,
@@ -50,6 +51,9 @@ from .training import (
     steps_to_reach,
     RECORDABLE,
     predictive_metrics,
+    check_record,
+    check_snapshot_every,
+    snapshot_steps,
 )
 
 __all__ = [
@@ -84,4 +88,8 @@ __all__ = [
     "steps_to_reach",
     "RECORDABLE",
     "predictive_metrics",
+    "attention_mask",
+    "check_record",
+    "check_snapshot_every",
+    "snapshot_steps",
 ]

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 
 from .._validate import as_bool, as_positive_int
 
-__all__ = ["FlopLine", "step_flops"]
-
 
 @dataclass(frozen=True)
 class FlopLine:

@@ -10,8 +10,6 @@ import numpy as np
 
 from .._validate import as_distribution_rows
 
-__all__ = ["entropy_nats", "attention_entropy"]
-
 
 def entropy_nats(p: np.ndarray) -> np.ndarray:
     """Entropy in nats along the last axis, ``0 log 0 := 0``, without input checks (for inner loops)."""

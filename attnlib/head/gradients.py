@@ -14,8 +14,6 @@ import numpy as np
 from .._validate import as_labels
 from .model import Cache, Params
 
-__all__ = ["Grads", "backward"]
-
 
 @dataclass(frozen=True)
 class Grads:

@@ -22,8 +22,6 @@ import numpy as np
 from .._validate import as_bool, as_float_matrix, as_generator, as_labels, as_number, as_positive_int
 from .softmax import log_softmax, softmax
 
-__all__ = ["Params", "Cache", "init_params", "forward", "loss", "causal_mask", "masked_softmax"]
-
 
 @dataclass(frozen=True)
 class Params:

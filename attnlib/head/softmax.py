@@ -11,16 +11,6 @@ import numpy as np
 
 from .._validate import as_float_array, as_float_matrix, as_labels
 
-__all__ = [
-    "logsumexp",
-    "softmax",
-    "log_softmax",
-    "softmax_jacobian",
-    "softmax_backward",
-    "cross_entropy",
-    "cross_entropy_grad",
-]
-
 
 def logsumexp(z) -> np.ndarray:
     r"""Stable :math:`\log \sum_k e^{z_k}` over the last axis.

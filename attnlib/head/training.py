@@ -23,19 +23,6 @@ from .gradients import backward
 from .model import Params, forward, loss
 from .softmax import log_softmax
 
-__all__ = [
-    "SGD",
-    "EM_LIKE",
-    "ARMS",
-    "LearningRates",
-    "arm_rates",
-    "History",
-    "train",
-    "first_steps_below",
-    "steps_to_reach",
-    "RECORDABLE",
-    "predictive_metrics",
-]
 
 #: The paper's two arms, by the one name the whole book gives each (engine, experiments,
 #: sweep, plots, chapters): ``"SGD"`` puts one learning rate on every matrix,

@@ -38,23 +38,9 @@ from .._validate import as_bool, as_float_matrix, as_labels, as_number, as_posit
 from ..head.costs import step_flops
 from ..head.model import Params, attention_mask, masked_softmax
 
-__all__ = [
-    "m_step_features",
-    "m_step_loss",
-    "m_step_grads",
-    "curvature_bounds",
-    "m_step_hessian",
-    "m_step",
-    "routing_grads",
-    "AlternatingEM",
-    "EMHistory",
-    "train_alternating",
-    "gradient_step_cost",
-    "alternating_cost",
-]
-
-
 # ------------------------------------------------------------------------- validation
+
+
 def _check_attention(alpha, X) -> tuple[np.ndarray, np.ndarray]:
     alpha = as_float_matrix(alpha, "alpha")
     X = as_float_matrix(X, "X")

@@ -20,17 +20,6 @@ import numpy as np
 from .._validate import as_float_matrix, as_number
 from ..head.softmax import softmax
 
-__all__ = [
-    "column_usage",
-    "value_grad",
-    "update_contributions",
-    "responsibility_weighted_mean",
-    "gmm_responsibilities",
-    "value_step_compat_change",
-    "advantage_change",
-    "upstream_change_first_order",
-]
-
 
 def _same_shape(alpha, other, name: str) -> tuple[np.ndarray, np.ndarray]:
     alpha = as_float_matrix(alpha, "alpha")

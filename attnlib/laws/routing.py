@@ -28,20 +28,9 @@ from ..head.model import Cache, Params, forward, masked_softmax
 from ..reference import loss_as_function_of
 from ..head.softmax import cross_entropy, softmax, softmax_backward
 
-__all__ = [
-    "score_gradient",
-    "advantage",
-    "first_order_attention_change",
-    "loss_slope_toward_values",
-    "StepSweep",
-    "step_sweep",
-    "loglog_slope",
-    "RoutingView",
-    "routing_view",
-]
-
-
 # --------------------------------------------------------------------------- the law on plain arrays
+
+
 def _routing_inputs(alpha, U, V) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     alpha = as_float_matrix(alpha, "alpha")
     U = as_float_matrix(U, "U")
@@ -373,7 +362,6 @@ def loglog_slope(x, y) -> float:
         raise ValueError("x and y must be positive to take logarithms")
     slope, _ = np.polyfit(np.log(x), np.log(y), 1)
     return float(slope)
-
 
 
 # --------------------------------------------------------------------------- one query, one routing step

@@ -2,7 +2,7 @@
  *
  * This is the compiled half of attnlib's engine (attnlib/chain/engine/kernel.py builds it with gcc,
  * attnlib/chain/engine/step.py calls it); it computes exactly what the torch path of
- * batched_step._Group computes, with the same closed forms, only without ever writing an
+ * attnlib.chain.engine.step.RunGroup computes, with the same closed forms, only without ever writing an
  * N x N matrix to memory.
  *
  * Layout: rows as SIMD lanes. A tile is L consecutive query rows i0 .. i0+L-1 (L = 16

@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass
 import numpy as np
 
-from ..._validate import as_positive_int
+from ..._validate import as_generator, as_positive_int
 from ...head.model import Params, init_params
 
 
@@ -67,10 +67,10 @@ def split_sequences(tokens, n_train: int, *, rng) -> tuple[np.ndarray, np.ndarra
     n_train = as_positive_int(n_train, "n_train")
     if n_train > tokens.shape[0]:
         raise ValueError(f"n_train must be at most the number of sequences {tokens.shape[0]}, got {n_train}")
-    if rng is None or isinstance(rng, bool) or not isinstance(rng, (int, np.integer, np.random.Generator)):
-        raise TypeError(f"rng must be an int seed or a numpy Generator, got {rng!r}")
+    if rng is None:
+        raise TypeError("rng must be an int seed or a numpy Generator, got None (the split must be reproducible)")
     chosen = np.zeros(tokens.shape[0], dtype=bool)  # (M,)
-    chosen[np.random.default_rng(rng).choice(tokens.shape[0], size=n_train, replace=False)] = True
+    chosen[as_generator(rng).choice(tokens.shape[0], size=n_train, replace=False)] = True
     return tokens[chosen], tokens[~chosen]
 
 

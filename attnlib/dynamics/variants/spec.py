@@ -12,6 +12,7 @@ from ...chain.task import authors_initial_params
 from ...head.model import Params
 from .optimizers import OPTIMIZERS
 
+
 #: The residual projection W_R of a run is drawn from numpy.random.default_rng([W_R_STREAM, seed]),
 #: so the run seed is the one source of a variant's initial weights.
 W_R_STREAM = 10_10

@@ -2,7 +2,7 @@
 
 Every function only draws: it takes arrays and an optional ``ax`` and returns
 the axes it drew on. The counts themselves come from
-:func:`attnlib.teaching.exercises.ch05.step_flops`.
+:func:`attnlib.head.costs.step_flops`.
 """
 
 from __future__ import annotations
