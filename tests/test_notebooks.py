@@ -128,7 +128,7 @@ def test_the_provenance_check_notices_a_change(tmp_path):
     package = tmp_path / "attnlib"
     shutil.copytree(provenance.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
     assert provenance.package_hash(package) == provenance.package_hash()
-    kernel = package / "kernel.c"
+    kernel = package / "chain" / "engine" / "kernel.c"
     kernel.write_bytes(kernel.read_bytes().replace(b"1.0f", b"1.5f", 1))  # one constant of the C kernel
     assert provenance.package_hash(package) != provenance.package_hash()
     unstamped = nbformat.from_dict(nb)
