@@ -108,16 +108,44 @@ def register_reproduce(subparsers) -> None:
     sc.add_argument("--quiet", action="store_true", help="no progress bar")
     sc.add_argument("--workers", type=_int_at_least(1, "workers"), default=None,
                     help="worker processes (default: one per core)")  # fmt: skip
+    sc.add_argument("--record-dynamics", action="store_true",
+                    help="also record, per step, the attention entropy, ||dL/dS|| and ||dL/dV|| (in the JSON)")  # fmt: skip
     # Hidden: a shorter chain for tests and quick looks (the paper's is T = 2000).
     sc.add_argument("--T", type=_int_at_least(2, "T"), default=2000, help=argparse.SUPPRESS)
     sc.set_defaults(handler=_reproduce_sticky_chain)
+
+    deep = experiments.add_parser(
+        "deep-transformer",
+        help="the authors' deep variant: a 4-layer, 4-head pre-norm transformer on the sticky chain",
+        description=(
+            "The authors' second command (--deep): per seed, a pre-norm transformer trained full-batch with AdamW "
+            "on the chain's training sequence and scored on a held-out sequence (seed + 10000), replaying the "
+            "authors' random stream, so a seed gives their CPU losses. Prints held-out loss, entropy and accuracy "
+            "measured both ways (dropout on, as the authors do; dropout off) beside H_min."
+        ),
+    )
+    deep.add_argument("--seeds", type=_integer, nargs="+", default=list(PAPER_SEEDS), metavar="SEED",
+                      help="run seeds (default: the paper's 42 2024 1337 7777 9999)")  # fmt: skip
+    deep.add_argument("--steps", type=_int_at_least(0, "steps"), default=1000, help="updates per seed (default 1000)")
+    deep.add_argument("--device", choices=("cpu", "auto"), default="cpu",
+                      help="where to compute: cpu (auto also means the CPU in this version)")  # fmt: skip
+    deep.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON to PATH")
+    deep.add_argument("--quiet", action="store_true", help="no progress bar")
+    deep.add_argument("--T", type=_int_at_least(2, "T"), default=2000, help=argparse.SUPPRESS)
+    deep.set_defaults(handler=_reproduce_deep)
 
 
 def _reproduce_sticky_chain(args) -> int:
     from tqdm import tqdm
 
     from .chain.task import ChainConfig
-    from .dynamics.paper_table import PAPER_STICKY_CHAIN, format_report, run_sticky_chain, summarize_sticky_chain
+    from .dynamics.paper_table import (
+        PAPER_STICKY_CHAIN,
+        RECORD_DYNAMICS,
+        format_report,
+        run_sticky_chain,
+        summarize_sticky_chain,
+    )
 
     chain = ChainConfig(T=args.T, n_symbols=args.n_symbols, self_prob=args.self_prob, published=not args.exact_self_prob)
     if args.json is not None and not args.json.resolve().parent.is_dir():
@@ -133,6 +161,7 @@ def _reproduce_sticky_chain(args) -> int:
             value_ratio=args.value_ratio,
             progress=lambda t: bar.update(t - bar.n),
             workers=args.workers,
+            record=RECORD_DYNAMICS if args.record_dynamics else ("loss",),
         )
     wall = time.perf_counter() - start
     report = summarize_sticky_chain(runs)
@@ -145,6 +174,36 @@ def _reproduce_sticky_chain(args) -> int:
     }
     report = {**report, "wall_seconds": wall, "config": config, "paper": PAPER_STICKY_CHAIN}
     print(format_report(report))
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+def _reproduce_deep(args) -> int:
+    from tqdm import tqdm
+
+    from .chain.task import ChainConfig
+    from .dynamics.deep import DeepConfig, format_deep, train_deep
+
+    if args.json is not None and not args.json.resolve().parent.is_dir():
+        raise ValueError(f"--json: directory {str(args.json.parent)!r} does not exist")
+    if len(set(args.seeds)) != len(args.seeds):
+        raise ValueError(f"seeds must be distinct, got {args.seeds}")
+    chain, config = ChainConfig(T=args.T), DeepConfig()
+    quiet = args.quiet or not sys.stderr.isatty()
+    start = time.perf_counter()
+    runs = []
+    with tqdm(total=args.steps * len(args.seeds), desc="deep-transformer", unit="step", file=sys.stderr,
+              disable=quiet) as bar:  # fmt: skip
+        for k, seed in enumerate(args.seeds):
+            done = k * args.steps
+            runs.append(train_deep(seed, steps=args.steps, config=config, chain=chain,
+                                   progress=lambda t, d=done: bar.update(d + t - bar.n)))  # fmt: skip
+    wall = time.perf_counter() - start
+    report = {"seeds": list(args.seeds), "steps": args.steps, "device": "cpu", "wall_seconds": wall,
+              "config": {**chain.as_dict(), "N": chain.N}, "per_seed": [run.as_dict() for run in runs]}  # fmt: skip
+    print(format_deep(runs))
+    print(f"wall seconds: {wall:.1f} (cpu)")
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from attnlib.cli import build_parser, main
@@ -194,3 +195,40 @@ def test_sweep_bad_argument_from_the_shell_has_no_traceback():
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip() == "attnlib sweep: error: argument --T: must be an integer >= 3, got '1'"
+
+
+# --------------------------------------------------------------------------- the paper's other experiments
+def test_record_dynamics_writes_one_value_per_step(tmp_path, capsys):
+    path = tmp_path / "dyn.json"
+    assert main(["reproduce", "sticky-chain", "--steps", "4", "--seeds", "42", "--T", "60", "--record-dynamics",
+                 "--quiet", "--json", str(path)]) == 0  # fmt: skip
+    (seed,) = json.loads(path.read_text())["per_seed"]
+    for arm in ("SGD", "EM-like"):
+        dynamics = seed[arm]["dynamics"]
+        assert set(dynamics) == {"attention_entropy", "score_grad_norm", "value_grad_norm"}
+        assert all(len(curve) == 4 for curve in dynamics.values())
+        assert 0 < dynamics["attention_entropy"][0] < np.log(59)
+    path.unlink()
+    assert main(["reproduce", "sticky-chain", "--steps", "2", "--seeds", "42", "--T", "60", "--quiet",
+                 "--json", str(path)]) == 0  # fmt: skip
+    assert "dynamics" not in json.loads(path.read_text())["per_seed"][0]["SGD"]
+
+
+def test_deep_transformer_writes_losses_and_held_out_metrics(tmp_path, capsys):
+    path = tmp_path / "deep.json"
+    assert main(["reproduce", "deep-transformer", "--seeds", "42", "7", "--steps", "2", "--T", "40",
+                 "--device", "cpu", "--quiet", "--json", str(path)]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "Deep variant: 4 layers, 4 heads, d_model 64, 2 steps, N = 39" in out and "H_min = " in out
+    report = json.loads(path.read_text())
+    assert report["seeds"] == [42, 7] and report["device"] == "cpu"
+    first = report["per_seed"][0]
+    assert len(first["train_losses"]) == 2
+    assert set(first["held_out"]) == set(first["authors_held_out"]) == {"loss", "entropy", "accuracy"}
+
+
+def test_deep_transformer_rejects_bad_arguments(capsys):
+    assert main(["reproduce", "deep-transformer", "--device", "cuda"]) == 2
+    assert "invalid choice: 'cuda'" in capsys.readouterr().err
+    assert main(["reproduce", "deep-transformer", "--seeds", "1", "1", "--steps", "1", "--T", "20"]) == 2
+    assert "seeds must be distinct" in capsys.readouterr().err

@@ -234,7 +234,7 @@ def test_sticky_chain_task_is_learnable_by_the_engine():
 
 
 def test_engine_matches_the_plain_autograd_protocol(backend):
-    """The authors' way (float32 autograd, full masked N x N, PROTOCOL.md) on a short chain: same losses."""
+    """The authors' way (float32 autograd, full masked N x N, as in their script) on a short chain: same losses."""
     from attnlib.reference.plain_protocol import plain_autograd_training
 
     task = ChainConfig(T=300).task(42)

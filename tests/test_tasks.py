@@ -107,7 +107,7 @@ def test_global_generators_untouched():
 
 
 def _protocol_with_private_generators(seed, T, P, d_x=20, embed_seed=0, p_dtype=torch.float64):
-    """The PROTOCOL.md draw order, written independently with explicit generators."""
+    """The authors' script's draw order, written independently with explicit generators."""
     mu = torch.randn(P.shape[0], d_x, generator=torch.Generator().manual_seed(embed_seed))
     g = torch.Generator().manual_seed(seed)
     P_t = torch.tensor(P, dtype=p_dtype)

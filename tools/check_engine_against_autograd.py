@@ -4,10 +4,11 @@ Usage (from the repository root; about 12 minutes on two cores for the full tabl
 
     .venv/bin/python tools/check_engine_against_autograd.py [--seeds 42 2024 ...] [--steps 1000] [--json PATH]
 
-The authors' script is not public, so the yardstick is the next best thing: the
-protocol of PROTOCOL.md written the plain way (:mod:`attnlib.reference.plain_protocol`:
-float32 autograd on the full masked N x N scores, one run at a time), which shares no
-code with the engine. For every seed it prints both final losses, the largest loss
+The yardstick is the protocol written the plain way (:mod:`attnlib.reference.plain_protocol`:
+float32 autograd on the full masked N x N scores, one run at a time), which shares no code
+with the engine. The authors' own script (vishalmisra/bayesian-wind-tunnel,
+experiments/paper2_gradient/em_vs_sgd_multiseed.py) does the same on a CPU; chapter 8 and
+the README give its table beside the engine's, run side by side. For every seed it prints both final losses, the largest loss
 difference along the 1000 steps, and the EM-like arm's steps to the mean SGD final loss
 as each implementation computes it.
 """

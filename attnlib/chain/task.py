@@ -167,7 +167,8 @@ def _replay_authors_rng(
     Returns
     -------
     dict of float32 / int64 torch tensors: ``mu (n, d_x)``, ``states (T,)``,
-    ``noise (T-1, d_x)`` for a chain; one entry per weight name otherwise.
+    ``noise (T-1, d_x)`` and ``state_after`` (the generator state that
+    follows these draws) for a chain; one entry per weight name otherwise.
     """
     import torch
 
@@ -191,6 +192,7 @@ def _replay_authors_rng(
                 states[t] = torch.multinomial(P_t[states[t - 1]], 1)[0]  # next state from the current row
             out["states"] = states
             out["noise"] = torch.randn(T - 1, d_x)  # (T-1, d_x) float32, one call
+            out["state_after"] = torch.get_rng_state()  # where the authors' stream stands after the sequence
         if weight_shapes is not None:
             torch.manual_seed(seed)
             for name, shape in weight_shapes.items():
@@ -227,6 +229,10 @@ class Task:
         The run seed.
     T, n_symbols, self_prob, d_x, noise, embed_seed, published
         The arguments that made it.
+    generator_state : numpy.ndarray of uint8
+        The state torch's global generator has in the authors' script right
+        after drawing this sequence (what they draw next, e.g. a model's
+        initial weights, starts from it); see :mod:`attnlib.dynamics.deep`.
     """
 
     X: np.ndarray
@@ -243,6 +249,7 @@ class Task:
     noise: float
     embed_seed: int
     published: bool
+    generator_state: np.ndarray
 
     @property
     def n_positions(self) -> int:
@@ -293,13 +300,16 @@ def sticky_chain(
     state ``torch.multinomial(P[y_{t-1}], 1)``; then the noise as a single
     ``torch.randn(T - 1, d_x)``. Both global generators are restored on return.
 
-    Assumptions, since the authors' script is not available to us: ``P`` is
-    passed to ``torch.multinomial`` as the float64 tensor it was built as
-    (a float32 ``P`` draws the same uniforms and differs only if one lands
-    within ~1e-7 of a cumulative boundary; for the five paper seeds the chains
-    are identical either way, which the tests check), and ``randint`` gets
-    shape ``(1,)`` (shape ``()`` consumes the same stream). ``x_t`` is formed
-    in float32 (``mu[y] + noise * noise_scale``) and widened to float64.
+    The authors' script (``vishalmisra/bayesian-wind-tunnel`` at commit
+    670c6d6, ``experiments/paper2_gradient/em_vs_sgd_multiseed.py``) draws in
+    this order on a CPU. One difference is kept deliberately: it builds ``P``
+    in float32, and here ``P`` reaches ``torch.multinomial`` as the float64
+    matrix :func:`transition_matrix` returns. Both draw the same uniforms, and
+    the chains differ only if one lands within ~1e-7 of a cumulative boundary:
+    for the five paper seeds and their held-out sequences (seed + 10000) they
+    are identical, which the tests and a side-by-side run of the script check.
+    ``randint`` gets shape ``(1,)``, as there. ``x_t`` is formed in float32
+    (``mu[y] + noise * noise_scale``) and widened to float64 exactly.
 
     Examples
     --------
@@ -347,6 +357,7 @@ def sticky_chain(
         noise=noise,
         embed_seed=embed_seed,
         published=bool(published),
+        generator_state=frozen(draws["state_after"].numpy().copy()),  # (5056,) uint8
     )
 
 

@@ -2,7 +2,8 @@
 
 The toy feedback loop (:mod:`~attnlib.dynamics.toy`), the two timescales
 (:mod:`~attnlib.dynamics.timescales`), the paper's table
-(:mod:`~attnlib.dynamics.paper_table`) and the book's controls around it
+(:mod:`~attnlib.dynamics.paper_table`), the authors' deep variant
+(:mod:`~attnlib.dynamics.deep`) and the book's controls around it
 (:mod:`~attnlib.dynamics.experiments`), the diagnostics of a trained head
 (:mod:`~attnlib.dynamics.diagnostics`), and chapter 10's variants of the head
 (:mod:`~attnlib.dynamics.variants`) with the sweep over them
@@ -12,6 +13,10 @@ functions return arrays, histories and text.
 
 from . import toy, variants
 from .timescales import (
+    QUANTITIES,
+    curves_of,
+    format_timescales,
+    measure_timescales,
     settling_step,
     tail_change,
     timescale_metrics,
@@ -43,6 +48,16 @@ from .experiments import (
     evaluate,
     heldout_curves,
 )
+from .deep import (
+    AUTHORS_EVAL_EVERY,
+    HELD_OUT_OFFSET,
+    DeepConfig,
+    DeepRun,
+    deep_logits,
+    format_deep,
+    init_deep_weights,
+    train_deep,
+)
 from .paper_table import (
     PAPER_STICKY_CHAIN,
     run_sticky_chain,
@@ -51,11 +66,14 @@ from .paper_table import (
     format_per_seed,
     format_report,
     METRICS,
+    DYNAMICS,
+    RECORD_DYNAMICS,
+    AUTHORS_SCRIPT_RUNS,
+    format_authors_comparison,
 )
 from .sweep import (
     Variant,
     VARIANTS,
-    QUANTITIES,
     DEFAULT_SEEDS,
     SweepRun,
     SweepResult,
@@ -110,7 +128,6 @@ __all__ = [
     "format_report",
     "Variant",
     "VARIANTS",
-    "QUANTITIES",
     "DEFAULT_SEEDS",
     "SweepRun",
     "SweepResult",
@@ -125,6 +142,22 @@ __all__ = [
     "summarize_sweep",
     "format_sweep",
     "METRICS",
+    "QUANTITIES",
+    "curves_of",
+    "format_timescales",
+    "measure_timescales",
+    "AUTHORS_SCRIPT_RUNS",
+    "format_authors_comparison",
+    "DYNAMICS",
+    "RECORD_DYNAMICS",
+    "AUTHORS_EVAL_EVERY",
+    "HELD_OUT_OFFSET",
+    "DeepConfig",
+    "DeepRun",
+    "deep_logits",
+    "format_deep",
+    "init_deep_weights",
+    "train_deep",
     "GROUPS",
     "base_rates",
 ]

@@ -31,8 +31,32 @@ from .experiments import RunSet, RunSpec, plus_minus, run_specs, speedup
 #: What the paper reports for the sticky chain (PROTOCOL.md); nothing else is given.
 PAPER_STICKY_CHAIN = {"steps": 1000, "em_steps_to_sgd": {"mean": 430.0, "std": 143.0}, "speedup": 2.3}
 
+#: The authors' script run as it is (``vishalmisra/bayesian-wind-tunnel`` at commit 670c6d6,
+#: ``experiments/paper2_gradient/em_vs_sgd_multiseed.py``, its defaults: 5 seeds x 1000 steps), per
+#: seed: SGD final loss, EM-like final loss, EM-like steps to the mean SGD final loss. Measured, not
+#: computed here: "cpu" on this book's 2-core build machine, "gpu" on one NVIDIA H200, where the
+#: script draws the symbol means, the noise and the initial weights from the CUDA generator.
+AUTHORS_SCRIPT_RUNS = {
+    "cpu": {
+        "where": "2-core AMD EPYC CPU, torch 2.13.0 (run for this book, 2026-12-04)",
+        "per_seed": {42: (2.0647, 1.9802, 746), 2024: (2.0037, 1.9113, 282), 1337: (2.0166, 1.9088, 345),
+                     7777: (2.0256, 1.9254, 394), 9999: (2.0443, 1.9339, 522)},  # fmt: skip
+    },
+    "gpu": {
+        "where": "one NVIDIA H200, torch 2.11 (the script's default device when a GPU is present)",
+        "per_seed": {42: (2.0622, 1.9802, 420), 2024: (2.0537, 1.9452, 228), 1337: (2.0629, 1.9556, 385),
+                     7777: (2.0572, 1.9789, 396), 9999: (2.0659, 2.0104, 536)},  # fmt: skip
+    },
+}
+
 #: The per-run numbers of the table, in its order.
 METRICS = ("final_loss", "final_entropy", "final_accuracy")
+
+#: What ``--record-dynamics`` records per step besides the loss (engine name -> name in the summary).
+DYNAMICS = {"attn_entropy": "attention_entropy", "score_grad_norm": "score_grad_norm", "value_grad_norm": "value_grad_norm"}
+
+#: The ``record`` argument of :func:`run_sticky_chain` that records them.
+RECORD_DYNAMICS = ("loss", *DYNAMICS)
 
 
 def run_sticky_chain(
@@ -99,7 +123,8 @@ def summarize_sticky_chain(runs: RunSet) -> dict:
     -------
     dict
         ``seeds``, ``steps``, ``H_min``; ``per_seed``: per seed, the
-        :data:`METRICS` and loss curve of each arm and ``em_steps_to_sgd``
+        :data:`METRICS` and loss curve of each arm (and, when recorded, its
+        ``dynamics``: one value per step of each of :data:`DYNAMICS`) and ``em_steps_to_sgd``
         (``None``: never); ``summary``: mean and std of each metric per arm,
         the threshold ``sgd_mean_final_loss``, ``em_steps_to_sgd`` (``mean``,
         ``std``, ``n_reached``, ``per_seed``) and ``speedup`` (``None`` when
@@ -127,6 +152,9 @@ def summarize_sticky_chain(runs: RunSet) -> dict:
             history = per_arm[arm][k][1]
             entry[arm] = {name: float(getattr(history, name)) for name in METRICS}
             entry[arm]["losses"] = [float(v) for v in history.losses]
+            recorded = {name: getattr(history, field) for field, name in DYNAMICS.items()}
+            if any(curve is not None for curve in recorded.values()):
+                entry[arm]["dynamics"] = {name: [float(v) for v in c] for name, c in recorded.items() if c is not None}
         entry["em_steps_to_sgd"] = _or_none(headline.steps_per_seed[k])
         if entry["em_steps_to_sgd"] is not None:
             entry["em_steps_to_sgd"] = int(entry["em_steps_to_sgd"])
@@ -213,6 +241,47 @@ def format_per_seed(summary: dict, *, digits: int = 4) -> str:
         em = s["em_steps_to_sgd"][stat]
         lines.append(f"{stat:>6s}{values}{'' if em is None else f'{em:.1f}':>8s}")
     lines.append("steps: EM-like steps to the threshold (the mean SGD final loss)")
+    return "\n".join(lines)
+
+
+def format_authors_comparison(summary: dict, runs: dict = AUTHORS_SCRIPT_RUNS, paper: dict = PAPER_STICKY_CHAIN) -> str:
+    """The paper, the authors' script on a CPU and on a GPU, and this book, side by side.
+
+    Means and standard deviations of the script's runs are computed here from
+    their per-seed numbers (:data:`AUTHORS_SCRIPT_RUNS`), as the script does.
+
+    Examples
+    --------
+    >>> s = summarize_sticky_chain(run_sticky_chain([42, 2024], steps=3, chain=ChainConfig(T=30)))
+    >>> print(format_authors_comparison(s).splitlines()[0])  # doctest: +NORMALIZE_WHITESPACE
+    quantity  paper  authors' script, CPU  authors' script, GPU  this book
+    """
+    columns = {"paper": None, "authors' script, CPU": runs["cpu"], "authors' script, GPU": runs["gpu"], "this book": None}
+    s = summary["summary"]
+    book_steps = [e["em_steps_to_sgd"] for e in summary["per_seed"]]
+    rows: dict[str, list[str]] = {"SGD final loss": [], "EM-like final loss": [], "EM-like steps to the threshold": [],
+                                  "speed-up": [], "EM-like steps per seed": []}  # fmt: skip
+    for name, run in columns.items():
+        if name == "paper":
+            pe = paper["em_steps_to_sgd"]
+            cells = ["—", "—", f"{pe['mean']:.0f} ± {pe['std']:.0f}", f"about {paper['speedup']:.1f}x", "—"]
+        elif run is None:
+            em = s["em_steps_to_sgd"]
+            cells = [plus_minus(s[SGD]["final_loss"]["mean"], s[SGD]["final_loss"]["std"], 4),
+                     plus_minus(s[EM_LIKE]["final_loss"]["mean"], s[EM_LIKE]["final_loss"]["std"], 4),
+                     plus_minus(em["mean"], em["std"], 1), "—" if s["speedup"] is None else f"{s['speedup']:.2f}x",
+                     " ".join("never" if v is None else str(v) for v in book_steps)]  # fmt: skip
+        else:
+            sgd, em_loss, steps = (np.array(v, dtype=float) for v in zip(*run["per_seed"].values()))  # each (S,)
+            cells = [plus_minus(sgd.mean(), sgd.std(), 4), plus_minus(em_loss.mean(), em_loss.std(), 4),
+                     plus_minus(steps.mean(), steps.std(), 1), f"{paper['steps'] / steps.mean():.2f}x",
+                     " ".join(str(int(v)) for v in steps)]  # fmt: skip
+        for row, cell in zip(rows, cells):
+            rows[row].append(cell)
+    width = max(len(r) for r in rows) + 2
+    widths = [max(len(name), *(len(rows[r][k]) for r in rows)) + 2 for k, name in enumerate(columns)]
+    lines = [f"{'quantity':{width}s}" + "".join(f"{name:>{w}s}" for name, w in zip(columns, widths))]
+    lines += [f"{r:{width}s}" + "".join(f"{c:>{w}s}" for c, w in zip(cells, widths)) for r, cells in rows.items()]
     return "\n".join(lines)
 
 

@@ -48,7 +48,7 @@ import numpy as np
 from .._validate import as_number, as_positive_int
 from ..laws.responsibility import column_usage
 from .diagnostics import effective_dimension, value_pca
-from .timescales import timescale_metrics
+from .timescales import QUANTITIES, timescale_metrics
 from ..chain.task import ChainConfig
 from .experiments import RunSet, RunSpec, format_speedups, paired_speedups, plus_minus, speedup
 from ..head.training import ARMS, EM_LIKE, RECORDABLE, SGD, LearningRates, arm_rates
@@ -63,14 +63,6 @@ from .variants import (
     variant_state,
 )
 
-
-#: The four curves whose timescales are compared (label -> History field), as in chapter 7.
-QUANTITIES = {
-    "attention entropy": "attn_entropy",
-    "||dL/dS||": "score_grad_norm",
-    "||dL/dV||": "value_grad_norm",
-    "loss": "losses",
-}
 
 #: Seeds of the command's default grid: the paper's five.
 DEFAULT_SEEDS = (42, 2024, 1337, 7777, 9999)

@@ -10,11 +10,20 @@ curves of one run. Chapter 7 reads them on the reduced sticky chain, chapter
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from .._validate import as_float_array, as_number, as_positive_int
+
+#: The four curves whose timescales chapters 7, 8 and 10 compare (label -> History field): the frame
+#: (where the attention looks, and the force that moves it) and the precision (the values' force, the loss).
+QUANTITIES = {
+    "attention entropy": "attn_entropy",
+    "||dL/dS||": "score_grad_norm",
+    "||dL/dV||": "value_grad_norm",
+    "loss": "losses",
+}
 
 
 def settling_step(curve, frac: float = 0.1) -> int:
@@ -124,3 +133,41 @@ def timescale_metrics(
             "growth": float(curve[-1] / curve[0]),
         }
     return out
+
+
+def curves_of(history) -> dict[str, np.ndarray]:
+    """The :data:`QUANTITIES` of one run, label -> curve ``(T,)`` (recorded with all of them)."""
+    curves = {label: getattr(history, field, None) for label, field in QUANTITIES.items()}
+    missing = [label for label, curve in curves.items() if curve is None]
+    if missing:
+        raise ValueError(f"the run did not record {missing}; train it with record={tuple(QUANTITIES.values())}")
+    return curves
+
+
+def measure_timescales(histories) -> list[dict]:
+    """:func:`timescale_metrics` of the :data:`QUANTITIES` of each run (e.g. the seeds of one arm)."""
+    return [timescale_metrics(curves_of(h)) for h in histories]
+
+
+def format_timescales(metrics: Sequence[Mapping], title: str = "") -> str:
+    """Per-seed settling steps, and mean ± std (population) of settling step, tail change and growth.
+
+    ``metrics`` is one :func:`timescale_metrics` result per seed, over :data:`QUANTITIES`.
+
+    Examples
+    --------
+    >>> m = timescale_metrics({label: np.linspace(1.0, 2.0, 201) for label in QUANTITIES})
+    >>> print(format_timescales([m, m], "two identical runs").splitlines()[2])
+    attention entropy    181   181    181 ±   0  25.00 ± 0.00    2.00 ± 0.00
+    """
+    lines = [title] if title else []
+    width = max(13, 6 * len(metrics) - 1)  # the per-seed column
+    lines.append(f"{'quantity':18s} {'t_10 per seed':>{width}s}   {'t_10':>10s}  {'tail (%)':>11s}  {'growth q_T/q_0':>14s}")
+    for label in QUANTITIES:
+        t10 = np.array([m[label]["settle"] for m in metrics])  # (S,)
+        tail = 100 * np.array([m[label]["tail"] for m in metrics])  # (S,)
+        growth = np.array([m[label]["growth"] for m in metrics])  # (S,)
+        lines.append(f"{label:18s} {' '.join(f'{t:5d}' for t in t10):>{width}s}   "
+                     f"{t10.mean():4.0f} ± {t10.std():3.0f}  {tail.mean():5.2f} ± {tail.std():4.2f}"
+                     f"   {growth.mean():5.2f} ± {growth.std():4.2f}")  # fmt: skip
+    return "\n".join(lines)

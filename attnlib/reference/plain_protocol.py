@@ -1,7 +1,8 @@
 """The sticky-chain protocol written the plain way: torch autograd, one run, full N x N matrices.
 
-This is what PROTOCOL.md describes the authors' script as doing (their script is not
-public), and what a reader would write first: float32, the full masked score matrix,
+This is what the authors' script does (``vishalmisra/bayesian-wind-tunnel``,
+``experiments/paper2_gradient/em_vs_sgd_multiseed.py``; the book does not copy it) and what
+a reader would write first: float32, the full masked score matrix,
 ``loss.backward()``, and a manual SGD step with one learning rate per matrix, the loss
 recorded before every update. It shares no code with :mod:`attnlib.chain.engine`, so it is
 the independent yardstick for the engine's table (``tools/check_engine_against_autograd.py``)

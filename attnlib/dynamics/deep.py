@@ -1,0 +1,395 @@
+r"""The authors' deep variant (their ``--deep`` run), written anew: a pre-norm transformer on the sticky chain.
+
+The authors' second command trains a small transformer on the same sticky-chain
+sequence as the single-head table. This module is the book's own implementation
+of that protocol, built to consume the random stream in the authors' order, so
+that the same seed gives the same losses on a CPU:
+
+* **Data.** The training sequence of the run seed and a held-out sequence drawn
+  after reseeding with ``seed + 10000`` (:func:`attnlib.chain.task.sticky_chain`
+  for both; same symbol means, same chain, other states and noise).
+* **Model.** Input projection ``d_x -> d_model``; ``n_layers`` pre-norm blocks,
+  each ``x + Attn(LN(x))`` then ``x + MLP(LN(x))``, the attention with
+  ``n_heads`` heads of width ``d_model / n_heads``, a causal mask and dropout on
+  the attention weights, the MLP ``d_model -> 4 d_model -> d_model`` with GELU
+  and dropout after each of its two layers; a final LayerNorm; an output
+  projection ``d_model -> C``. Linear layers start as PyTorch's defaults
+  (uniform in :math:`\pm 1/\sqrt{\text{fan-in}}` for weights and biases) and are
+  drawn in the authors' construction order, from the generator state that
+  follows the held-out sequence's draws; LayerNorms start at gain 1, bias 0.
+* **Training.** Full batch, AdamW (``lr = 3e-4``, weight decay 0.01), cosine
+  decay of the rate over the run, gradient clipping at norm 1.0, dropout on.
+  Every 500 steps the authors evaluate the model on both sequences; those two
+  passes run with dropout on and draw masks from the same stream, so they are
+  replayed too.
+
+**Two held-out measurements.** The authors' evaluation leaves the model in
+training mode, so their held-out loss, entropy and accuracy are measured with
+dropout active (:attr:`DeepRun.authors_held_out`). The book adds the usual
+measurement with dropout off (:attr:`DeepRun.held_out`), taken after theirs so
+it does not move the stream.
+
+The random stream is a ``torch.Generator`` set to the state the authors'
+global generator has at that point (:attr:`attnlib.chain.task.Task.generator_state`);
+nothing here touches a global generator. Shapes: ``N`` positions, ``D =
+d_model``, ``H`` heads, ``C`` classes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .._validate import as_number, as_positive_int, as_seed
+from ..chain.task import ChainConfig, Task
+
+#: The held-out sequence of run seed ``s`` is the chain drawn after ``torch.manual_seed(s + HELD_OUT_OFFSET)``.
+HELD_OUT_OFFSET = 10_000
+
+#: How often (in steps) the authors evaluate the model during training; their evaluation draws dropout masks.
+AUTHORS_EVAL_EVERY = 500
+
+
+@dataclass(frozen=True)
+class DeepConfig:
+    """The deep variant's sizes and training protocol; the defaults are the authors'.
+
+    Examples
+    --------
+    >>> DeepConfig().d_ff, DeepConfig(d_model=32, n_heads=2).d_head
+    (256, 16)
+    >>> DeepConfig(d_model=10, n_heads=4)
+    Traceback (most recent call last):
+    ...
+    ValueError: d_model must be a multiple of n_heads = 4, got 10
+    """
+
+    d_model: int = 64
+    n_layers: int = 4
+    n_heads: int = 4
+    dropout: float = 0.1
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    clip: float = 1.0
+
+    def __post_init__(self):
+        for name in ("d_model", "n_layers", "n_heads"):
+            object.__setattr__(self, name, as_positive_int(getattr(self, name), name))
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model must be a multiple of n_heads = {self.n_heads}, got {self.d_model}")
+        dropout = as_number(self.dropout, "dropout", minimum=0, maximum=1)
+        if dropout == 1:
+            raise ValueError("dropout must be below 1, got 1.0")
+        object.__setattr__(self, "dropout", dropout)
+        for name in ("lr", "weight_decay", "clip"):
+            object.__setattr__(self, name, as_number(getattr(self, name), name, minimum=0))
+
+    @property
+    def d_head(self) -> int:
+        """Width of one head, ``d_model / n_heads``."""
+        return self.d_model // self.n_heads
+
+    @property
+    def d_ff(self) -> int:
+        """Width of the MLP's hidden layer, ``4 d_model``."""
+        return 4 * self.d_model
+
+
+@dataclass(frozen=True)
+class DeepRun:
+    """One seed of the deep variant (from :func:`train_deep`).
+
+    Attributes
+    ----------
+    seed : int
+    train_losses : numpy.ndarray, shape (steps,)
+        The training loss before each update (dropout on), as the authors record it.
+    authors_held_out : dict
+        ``loss``, ``entropy`` (nats) and ``accuracy`` on the held-out sequence
+        after training, measured as the authors do: with dropout active.
+    held_out : dict
+        The same with dropout off (the book's measurement).
+    held_out_curve : dict
+        ``steps`` and the held-out ``loss`` (dropout off) at those steps,
+        when :func:`train_deep` was asked to record it.
+    H_min : float
+        The chain's entropy rate (nats), the best any predictor can do on average.
+    n_params : int
+    config : DeepConfig
+    n_positions, n_classes : int
+        ``N`` of each sequence and ``C``.
+    """
+
+    seed: int
+    train_losses: np.ndarray
+    authors_held_out: dict
+    held_out: dict
+    H_min: float
+    n_params: int
+    config: DeepConfig
+    n_positions: int
+    n_classes: int
+    held_out_curve: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """JSON-ready (what ``python -m attnlib reproduce deep-transformer --json`` writes per seed)."""
+        return {
+            "seed": self.seed,
+            "train_losses": [float(v) for v in self.train_losses],
+            "held_out": self.held_out,
+            "authors_held_out": self.authors_held_out,
+            "held_out_curve": {k: [float(v) for v in vs] for k, vs in self.held_out_curve.items()},
+            "H_min": self.H_min,
+            "n_params": self.n_params,
+            "n_positions": self.n_positions,
+            "config": asdict(self.config),
+        }
+
+
+# --------------------------------------------------------------------------- the model
+def _linear(generator, fan_in: int, fan_out: int) -> tuple:
+    """PyTorch's default Linear start, weight then bias, from ``generator``."""
+    import torch
+
+    # kaiming_uniform_(a=sqrt(5)) gives the bound sqrt(3) * sqrt(2 / (1 + 5)) / sqrt(fan_in) = 1 / sqrt(fan_in)
+    bound = math.sqrt(3.0) * (math.sqrt(2.0 / (1 + 5)) / math.sqrt(fan_in))
+    weight = torch.empty(fan_out, fan_in).uniform_(-bound, bound, generator=generator)  # (out, in)
+    bias = torch.empty(fan_out).uniform_(-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), generator=generator)
+    return weight, bias
+
+
+def init_deep_weights(config: DeepConfig, d_x: int, n_classes: int, generator) -> dict:
+    """Every weight of the model, drawn from ``generator`` in the authors' construction order.
+
+    Returns an insertion-ordered dict name -> float32 tensor (``requires_grad``),
+    in the order the authors' model lists its parameters (which AdamW and the
+    gradient clipping see).
+
+    Examples
+    --------
+    >>> import torch
+    >>> W = init_deep_weights(DeepConfig(d_model=8, n_layers=1, n_heads=2), 3, 4, torch.Generator().manual_seed(0))
+    >>> list(W)[:4], W["out.weight"].shape
+    (['in.weight', 'in.bias', 'block0.q.weight', 'block0.q.bias'], torch.Size([4, 8]))
+    """
+    import torch
+
+    D, F = config.d_model, config.d_ff
+    W: dict = {}
+    W["in.weight"], W["in.bias"] = _linear(generator, d_x, D)
+    for b in range(config.n_layers):
+        for name in ("q", "k", "v", "o"):
+            W[f"block{b}.{name}.weight"], W[f"block{b}.{name}.bias"] = _linear(generator, D, D)
+        for ln in ("ln1", "ln2"):
+            W[f"block{b}.{ln}.weight"], W[f"block{b}.{ln}.bias"] = torch.ones(D), torch.zeros(D)
+        W[f"block{b}.ff1.weight"], W[f"block{b}.ff1.bias"] = _linear(generator, D, F)
+        W[f"block{b}.ff2.weight"], W[f"block{b}.ff2.bias"] = _linear(generator, F, D)
+    W["ln_final.weight"], W["ln_final.bias"] = torch.ones(D), torch.zeros(D)
+    W["out.weight"], W["out.bias"] = _linear(generator, D, n_classes)
+    for w in W.values():
+        w.requires_grad_(True)
+    return W
+
+
+def _dropout(x, p: float, generator):
+    """Inverted dropout with a mask from ``generator``, drawn as ``torch.nn.functional.dropout`` draws it on a CPU."""
+    if generator is None or p == 0:
+        return x
+    keep = 1.0 - p
+    noise = x.new_empty(x.shape).bernoulli_(keep, generator=generator)  # same shape as x, 1 with probability keep
+    noise.div_(keep)
+    return x * noise
+
+
+def deep_logits(W: dict, X, config: DeepConfig, generator=None):
+    """Logits ``(N, C)`` of the model; dropout is on when a ``generator`` is given (training mode), off otherwise.
+
+    Examples
+    --------
+    >>> import torch
+    >>> cfg = DeepConfig(d_model=8, n_layers=1, n_heads=2)
+    >>> W = init_deep_weights(cfg, 3, 4, torch.Generator().manual_seed(0))
+    >>> deep_logits(W, torch.zeros(5, 3), cfg).shape
+    torch.Size([5, 4])
+    """
+    import torch
+    import torch.nn.functional as nnf
+
+    N, D, H, d = X.shape[0], config.d_model, config.n_heads, config.d_head
+    p = config.dropout
+    future = torch.triu(torch.ones(N, N), diagonal=1).bool()  # (N, N)  True above the diagonal: masked
+    x = nnf.linear(X, W["in.weight"], W["in.bias"])  # (N, D)
+    for b in range(config.n_layers):
+        w = lambda name: (W[f"block{b}.{name}.weight"], W[f"block{b}.{name}.bias"])  # noqa: E731
+        a = nnf.layer_norm(x, (D,), *w("ln1"))  # (N, D)
+        q = nnf.linear(a, *w("q")).view(N, H, d).transpose(0, 1)  # (H, N, d)
+        k = nnf.linear(a, *w("k")).view(N, H, d).transpose(0, 1)  # (H, N, d)
+        v = nnf.linear(a, *w("v")).view(N, H, d).transpose(0, 1)  # (H, N, d)
+        scores = torch.matmul(q, k.transpose(-2, -1)) / (d**0.5)  # (H, N, N)
+        alpha = torch.softmax(scores.masked_fill(future.unsqueeze(0), float("-inf")), dim=-1)  # (H, N, N)
+        alpha = _dropout(alpha, p, generator)  # (H, N, N)
+        heads = torch.matmul(alpha, v).transpose(0, 1).contiguous().view(N, D)  # (N, D)
+        x = x + nnf.linear(heads, *w("o"))  # (N, D)
+        h = nnf.gelu(nnf.linear(nnf.layer_norm(x, (D,), *w("ln2")), *w("ff1")))  # (N, 4D)
+        h = nnf.linear(_dropout(h, p, generator), *w("ff2"))  # (N, D)
+        x = x + _dropout(h, p, generator)  # (N, D)
+    x = nnf.layer_norm(x, (D,), W["ln_final.weight"], W["ln_final.bias"])  # (N, D)
+    return nnf.linear(x, W["out.weight"], W["out.bias"])  # (N, C)
+
+
+def _metrics(logits, y) -> dict:
+    """Mean cross-entropy, mean predictive entropy (nats, with the authors' 1e-10 floor) and accuracy."""
+    import torch
+    import torch.nn.functional as nnf
+
+    probs = torch.softmax(logits, dim=-1)  # (N, C)
+    return {
+        "loss": float(nnf.cross_entropy(logits, y)),
+        "entropy": float(-(probs * torch.log(probs + 1e-10)).sum(dim=-1).mean()),
+        "accuracy": float((logits.argmax(dim=-1) == y).float().mean()),
+    }
+
+
+# --------------------------------------------------------------------------- the protocol
+def train_deep(
+    seed: int,
+    *,
+    steps: int = 1000,
+    config: DeepConfig | None = None,
+    chain: ChainConfig | None = None,
+    curve_every: int | None = None,
+    horizon: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> DeepRun:
+    """Train the deep variant for one seed, replaying the authors' random stream.
+
+    Parameters
+    ----------
+    seed : int
+    steps : int, default 1000
+    config : DeepConfig, optional
+        Default: the authors' (4 layers, 4 heads, ``d_model = 64``).
+    chain : ChainConfig, optional
+        The sequences (default: the paper's, ``T = 2000``).
+    curve_every : int, optional
+        Also record the held-out loss (dropout off) every ``curve_every``
+        steps (the book's diagnostic; it draws nothing from the stream).
+    horizon : int, optional
+        The length of the cosine decay (default ``steps``, as the authors
+        schedule it); a larger one runs the first ``steps`` of a longer run.
+    progress : callable, optional
+        Called with the number of steps done.
+
+    Returns
+    -------
+    DeepRun
+
+    Examples
+    --------
+    >>> run = train_deep(42, steps=3, config=DeepConfig(d_model=8, n_layers=1, n_heads=2), chain=ChainConfig(T=40))
+    >>> run.train_losses.shape, sorted(run.held_out)
+    ((3,), ['accuracy', 'entropy', 'loss'])
+    """
+    import torch
+    import torch.nn.functional as nnf
+
+    seed = as_seed(seed, "seed")
+    steps = as_positive_int(steps, "steps", minimum=0)
+    config = DeepConfig() if config is None else config
+    chain = ChainConfig() if chain is None else chain
+    if not isinstance(config, DeepConfig):
+        raise TypeError(f"config must be a DeepConfig, got {type(config).__name__}")
+    if not isinstance(chain, ChainConfig):
+        raise TypeError(f"chain must be a ChainConfig, got {type(chain).__name__}")
+    if curve_every is not None:
+        curve_every = as_positive_int(curve_every, "curve_every")
+    train_task: Task = chain.task(seed)
+    test_task: Task = chain.task(seed + HELD_OUT_OFFSET)
+    stream = torch.Generator()
+    stream.set_state(torch.from_numpy(test_task.generator_state.copy()))  # where the authors' stream stands now
+
+    def tensors(task: Task):
+        return torch.from_numpy(task.X.astype(np.float32)), torch.from_numpy(task.y.copy())  # (N, d_x) float32, (N,)
+
+    (X, y), (X_test, y_test) = tensors(train_task), tensors(test_task)
+    W = init_deep_weights(config, train_task.d_x, train_task.n_symbols, stream)
+    optimizer = torch.optim.AdamW(list(W.values()), lr=config.lr, weight_decay=config.weight_decay)
+    horizon = steps if horizon is None else as_positive_int(horizon, "horizon", minimum=steps)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(horizon, 1))
+    losses = np.empty(steps)  # (steps,)
+    curve: dict = {"steps": [], "loss": []}
+    for t in range(steps):
+        optimizer.zero_grad()
+        loss = nnf.cross_entropy(deep_logits(W, X, config, stream), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(W.values()), config.clip)
+        optimizer.step()
+        schedule.step()
+        losses[t] = loss.item()
+        with torch.no_grad():
+            if (t + 1) % AUTHORS_EVAL_EVERY == 0:  # the authors' mid-run evaluation: two passes, dropout on
+                deep_logits(W, X, config, stream)
+                deep_logits(W, X_test, config, stream)
+            if curve_every is not None and ((t + 1) % curve_every == 0 or t == 0):
+                curve["steps"].append(t + 1)
+                curve["loss"].append(_metrics(deep_logits(W, X_test, config), y_test)["loss"])
+        if progress is not None:
+            progress(t + 1)
+    with torch.no_grad():
+        authors = _metrics(deep_logits(W, X_test, config, stream), y_test)  # dropout on, as the authors measure
+        book = _metrics(deep_logits(W, X_test, config), y_test)  # dropout off
+    return DeepRun(
+        seed=seed,
+        train_losses=losses,
+        authors_held_out=authors,
+        held_out=book,
+        H_min=float(train_task.H_min),
+        n_params=int(sum(w.numel() for w in W.values())),
+        config=config,
+        n_positions=int(train_task.n_positions),
+        n_classes=int(train_task.n_symbols),
+        held_out_curve=curve if curve_every is not None else {},
+    )
+
+
+def format_deep(runs) -> str:
+    """The deep variant's table: per seed and over seeds, the held-out numbers measured both ways.
+
+    Examples
+    --------
+    >>> run = train_deep(42, steps=2, config=DeepConfig(d_model=8, n_layers=1, n_heads=2), chain=ChainConfig(T=30))
+    >>> print(format_deep([run]).splitlines()[0])
+    Deep variant: 1 layers, 2 heads, d_model 8, 2 steps, N = 29; held-out sequence: seed + 10000
+    """
+    from .experiments import plus_minus
+
+    if isinstance(runs, DeepRun) or not runs or not all(isinstance(r, DeepRun) for r in runs):
+        raise TypeError("runs must be a non-empty sequence of DeepRun")
+    c, first = runs[0].config, runs[0]
+    names = ("loss", "entropy", "accuracy")
+    lines = [
+        f"Deep variant: {c.n_layers} layers, {c.n_heads} heads, d_model {c.d_model}, {len(first.train_losses)} "
+        f"steps, N = {first.n_positions}; held-out sequence: seed + {HELD_OUT_OFFSET}",
+        f"H_min = {first.H_min:.4f} nats (the best possible mean loss); a uniform guess costs "
+        f"{math.log(first.n_classes):.4f}",
+        "",
+        f"{'':6s}{'train':>8s}  {'held-out, dropout off':^26s}  {'held-out, dropout on (authors)':^30s}",
+        f"{'seed':>6s}{'loss':>8s}  " + "".join(f"{n:>9s}" for n in names) + "   " + "".join(f"{n:>10s}" for n in names),
+    ]
+    for r in runs:
+        last = f"{r.train_losses[-1]:8.4f}" if len(r.train_losses) else f"{'—':>8s}"
+        lines.append(f"{r.seed:>6d}{last}  " + "".join(f"{r.held_out[n]:9.4f}" for n in names) + "   "
+                     + "".join(f"{r.authors_held_out[n]:10.4f}" for n in names))  # fmt: skip
+    if len(runs) > 1:
+        for label, key in (("dropout off", "held_out"), ("dropout on", "authors_held_out")):
+            cells = [plus_minus(*_mean_std([getattr(r, key)[n] for r in runs]), 4) for n in names]
+            lines.append(f"mean ± std, {label}: " + ", ".join(f"{n} {v}" for n, v in zip(names, cells)))
+    return "\n".join(lines)
+
+
+def _mean_std(values) -> tuple[float, float]:
+    values = np.asarray(values, dtype=np.float64)  # (S,)
+    return float(values.mean()), float(values.std())  # population std, as the authors
