@@ -109,7 +109,11 @@ def register_reproduce(subparsers) -> None:
     sc.add_argument("--workers", type=_int_at_least(1, "workers"), default=None,
                     help="worker processes (default: one per core)")  # fmt: skip
     sc.add_argument("--record-dynamics", action="store_true",
-                    help="also record, per step, the attention entropy, ||dL/dS|| and ||dL/dV|| (in the JSON)")  # fmt: skip
+                    help="also record, per step, the attention entropy, the attention change, ||dL/dS|| and "
+                         "||dL/dV|| (in the JSON)")  # fmt: skip
+    sc.add_argument("--draws", choices=("cpu", "cuda"), default="cpu",
+                    help="whose random draws to replay: the authors' script on a CPU (default, the book's table) "
+                         "or on a GPU (its CUDA generator; needs a CUDA GPU)")  # fmt: skip
     # Hidden: a shorter chain for tests and quick looks (the paper's is T = 2000).
     sc.add_argument("--T", type=_int_at_least(2, "T"), default=2000, help=argparse.SUPPRESS)
     sc.set_defaults(handler=_reproduce_sticky_chain)
@@ -147,7 +151,8 @@ def _reproduce_sticky_chain(args) -> int:
         summarize_sticky_chain,
     )
 
-    chain = ChainConfig(T=args.T, n_symbols=args.n_symbols, self_prob=args.self_prob, published=not args.exact_self_prob)
+    chain = ChainConfig(T=args.T, n_symbols=args.n_symbols, self_prob=args.self_prob,
+                        published=not args.exact_self_prob, draws=args.draws)  # fmt: skip
     if args.json is not None and not args.json.resolve().parent.is_dir():
         raise ValueError(f"--json: directory {str(args.json.parent)!r} does not exist")
     quiet = args.quiet or not sys.stderr.isatty()

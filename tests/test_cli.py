@@ -205,9 +205,10 @@ def test_record_dynamics_writes_one_value_per_step(tmp_path, capsys):
     (seed,) = json.loads(path.read_text())["per_seed"]
     for arm in ("SGD", "EM-like"):
         dynamics = seed[arm]["dynamics"]
-        assert set(dynamics) == {"attention_entropy", "score_grad_norm", "value_grad_norm"}
+        assert set(dynamics) == {"attention_entropy", "attention_change", "score_grad_norm", "value_grad_norm"}
         assert all(len(curve) == 4 for curve in dynamics.values())
         assert 0 < dynamics["attention_entropy"][0] < np.log(59)
+        assert all(change > 0 for change in dynamics["attention_change"])
     path.unlink()
     assert main(["reproduce", "sticky-chain", "--steps", "2", "--seeds", "42", "--T", "60", "--quiet",
                  "--json", str(path)]) == 0  # fmt: skip

@@ -18,7 +18,7 @@ from attnlib.chain.engine import Engine, row_blocks
 from attnlib.chain.task import ChainConfig, sticky_chain
 from attnlib.head.training import ARMS, LearningRates, arm_rates, train
 
-RECORD = ("loss", "attn_entropy", "score_grad_norm", "value_grad_norm")
+RECORD = ("loss", "attn_entropy", "attn_change", "score_grad_norm", "value_grad_norm")
 
 
 def require_kernel(*dims):

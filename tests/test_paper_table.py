@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from attnlib.chain.task import ChainConfig
 from attnlib.dynamics.experiments import RunSet, speedup
 from attnlib.dynamics.paper_table import (
+    AUTHORS_SCRIPT_RUNS,
     PAPER_STICKY_CHAIN,
     format_paper_table,
     format_per_seed,
@@ -86,3 +88,15 @@ def test_run_sticky_chain_rejects_bad_arguments():
         run_sticky_chain(42, steps=1)
     with pytest.raises(TypeError, match="RunSet"):
         summarize_sticky_chain({"tasks": {}})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_draws_give_the_authors_gpu_table():
+    """The authors' script on an H200: final losses within 1e-3, EM-like steps to the SGD mean within 2."""
+    expected = AUTHORS_SCRIPT_RUNS["gpu"]["per_seed"]
+    s = summarize_sticky_chain(run_sticky_chain(list(expected), chain=ChainConfig(draws="cuda")))
+    for entry in s["per_seed"]:
+        sgd, em, steps = expected[entry["seed"]]
+        assert entry["SGD"]["final_loss"] == pytest.approx(sgd, abs=1e-3)
+        assert entry["EM-like"]["final_loss"] == pytest.approx(em, abs=1e-3)
+        assert abs(entry["em_steps_to_sgd"] - steps) <= 2

@@ -207,3 +207,38 @@ def test_authors_initial_params_rejects_bad_arguments():
         authors_initial_params(1, n_classes=1)
     with pytest.raises(TypeError, match="seed"):
         authors_initial_params("42")
+
+
+# --------------------------------------------------------------------------- the authors' GPU draws
+NO_GPU = not torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not NO_GPU, reason="this machine has a CUDA GPU")
+def test_cuda_draws_without_a_gpu_stop_with_one_line():
+    from attnlib.chain.task import ChainConfig
+
+    for make in (lambda: ChainConfig(draws="cuda"), lambda: sticky_chain(42, T=10, draws="cuda"),
+                 lambda: authors_initial_params(42, draws="cuda")):  # fmt: skip
+        with pytest.raises(ValueError, match=r"^draws='cuda' .* needs a CUDA GPU; none is available here") as error:
+            make()
+        assert "\n" not in str(error.value)
+    with pytest.raises(ValueError, match="draws must be one of"):
+        ChainConfig(draws="gpu")
+
+
+@pytest.mark.skipif(NO_GPU, reason="needs a CUDA GPU")
+def test_cuda_draws_replay_the_cuda_generator_in_the_authors_order():
+    """mu then the noise from the CUDA stream of embed_seed; the states from the CPU stream; weights from CUDA(seed)."""
+    cpu, gpu = sticky_chain(42, T=300), sticky_chain(42, T=300, draws="cuda")
+    np.testing.assert_array_equal(gpu.states, cpu.states)  # the chain itself is drawn on the CPU either way
+    stream = torch.Generator(device="cuda").manual_seed(0)
+    mu = torch.randn(8, 20, device="cuda", generator=stream)  # (8, 20)
+    noise = torch.randn(299, 20, device="cuda", generator=stream)  # (299, 20)
+    np.testing.assert_array_equal(gpu.mu, mu.cpu().numpy().astype(np.float64))
+    np.testing.assert_array_equal(gpu.X, (mu[torch.from_numpy(cpu.states[:-1]).cuda()] + noise).cpu().numpy())
+    other = sticky_chain(7, T=300, draws="cuda")
+    noise_of = lambda task: task.X - task.mu[task.states[:-1]]  # noqa: E731  (N, d_x)
+    np.testing.assert_allclose(noise_of(other), noise_of(gpu), atol=1e-5)  # one noise for every run seed
+    weights = torch.Generator(device="cuda").manual_seed(42)
+    W_Q = (torch.randn(20, 10, device="cuda", generator=weights) * 0.1).cpu().numpy()
+    np.testing.assert_array_equal(authors_initial_params(42, draws="cuda").W_Q, W_Q.astype(np.float64))

@@ -53,7 +53,8 @@ def test_history_fields_and_shapes(problem):
 def test_one_step_is_gradient_descent_with_per_matrix_rates(problem):
     X, y, params = problem
     lrs = LearningRates(0.1, 0.2, 0.3, 0.4)
-    h = train(params, X, y, lrs, steps=1, record=("loss", "attn_entropy", "score_grad_norm", "value_grad_norm"))
+    h = train(params, X, y, lrs, steps=1,
+              record=("loss", "attn_entropy", "attn_change", "score_grad_norm", "value_grad_norm"))
     cache = forward(params, X)
     grads = backward(params, cache, y)
     assert h.losses[0] == pytest.approx(loss(cache, y), rel=1e-14)
@@ -64,6 +65,9 @@ def test_one_step_is_gradient_descent_with_per_matrix_rates(problem):
     assert h.attn_entropy[0] == pytest.approx(entropy, rel=1e-12)
     assert h.score_grad_norm[0] == pytest.approx(np.linalg.norm(grads.scores), rel=1e-12)
     assert h.value_grad_norm[0] == pytest.approx(np.linalg.norm(grads.values), rel=1e-12)
+    moved = (forward(h.params, X).attn - alpha) @ X  # (N, d_x)  what each query reads, after minus before
+    assert h.attn_change[0] == pytest.approx(np.sqrt(np.mean(np.sum(moved**2, axis=1))), rel=1e-12)
+    assert h.attn_change[0] > 0
     final = predictive_metrics(forward(h.params, X).logits, y)
     assert (h.final_loss, h.final_entropy, h.final_accuracy) == pytest.approx(final)
 

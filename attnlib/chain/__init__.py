@@ -11,6 +11,8 @@ chain, and how it is summarised, is in :mod:`attnlib.dynamics`.
 from . import engine
 from .task import (
     PAPER_SEEDS,
+    DRAWS,
+    check_draws,
     ChainConfig,
     Task,
     transition_matrix,
@@ -35,6 +37,8 @@ from .engine import Engine
 __all__ = [
     "engine",
     "PAPER_SEEDS",
+    "DRAWS",
+    "check_draws",
     "ChainConfig",
     "Task",
     "transition_matrix",

@@ -138,11 +138,43 @@ def row_entropy(P) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the one place with global RNG
+#: Where the authors' script draws the symbol means, the input noise and the initial weights:
+#: ``"cpu"`` (torch's CPU generator, the book's tables) or ``"cuda"`` (the CUDA generator, which
+#: the script uses whenever a GPU is present; the chain's states come from the CPU generator in both).
+DRAWS = ("cpu", "cuda")
+
+
+def check_draws(draws) -> str:
+    """``draws`` checked: one of :data:`DRAWS`, and ``"cuda"`` only where a CUDA GPU is present.
+
+    Examples
+    --------
+    >>> check_draws("cpu")
+    'cpu'
+    >>> check_draws("gpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: draws must be one of ('cpu', 'cuda'), got 'gpu'
+    """
+    if draws not in DRAWS:
+        raise ValueError(f"draws must be one of {DRAWS}, got {draws!r}")
+    if draws == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(
+                "draws='cuda' replays the authors' GPU draws and needs a CUDA GPU; none is available here "
+                "(torch.cuda.is_available() is False)"
+            )
+    return draws
+
+
 def _replay_authors_rng(
     seed: int,
     *,
     chain: tuple[np.ndarray, int, int, int] | None = None,
     weight_shapes: dict[str, tuple[int, int]] | None = None,
+    draws: str = "cpu",
 ) -> dict:
     """Replay the authors' draws from torch's *global* generator, then restore it.
 
@@ -163,6 +195,14 @@ def _replay_authors_rng(
     weight_shapes : dict name -> shape, optional
         Draw ``torch.randn(*shape)`` for each entry, in order, after
         ``torch.manual_seed(seed)``.
+    draws : {"cpu", "cuda"}
+        With ``"cuda"``, ``mu``, the noise and the weights come from a CUDA
+        generator, as in the authors' script on a GPU: ``torch.manual_seed``
+        seeds both generators, but the script saves and restores only the CPU
+        state around ``mu``, so its noise continues the CUDA stream of
+        ``embed_seed`` (the same noise for every run seed), and its weights are
+        ``randn_like`` of CUDA tensors after ``torch.manual_seed(seed)``. The
+        chain's states come from the CPU generator either way.
 
     Returns
     -------
@@ -179,10 +219,15 @@ def _replay_authors_rng(
         if chain is not None:
             P, T, d_x, embed_seed = chain
             n = P.shape[0]
-            saved = torch.get_rng_state()  # the authors' "save, seed, draw mu, restore"
-            torch.manual_seed(embed_seed)
-            out["mu"] = torch.randn(n, d_x)  # (n, d_x) float32
-            torch.set_rng_state(saved)
+            if draws == "cuda":  # the CUDA generator after manual_seed(embed_seed): mu, then (below) the noise
+                device_stream = torch.Generator(device="cuda")
+                device_stream.manual_seed(embed_seed)
+                out["mu"] = torch.randn(n, d_x, device="cuda", generator=device_stream).cpu()  # (n, d_x) float32
+            else:
+                saved = torch.get_rng_state()  # the authors' "save, seed, draw mu, restore"
+                torch.manual_seed(embed_seed)
+                out["mu"] = torch.randn(n, d_x)  # (n, d_x) float32
+                torch.set_rng_state(saved)
             torch.manual_seed(seed)
             np.random.seed(seed)
             P_t = torch.from_numpy(P)  # (n, n) float64, as built (assumption: see sticky_chain)
@@ -191,12 +236,21 @@ def _replay_authors_rng(
             for t in range(1, T):
                 states[t] = torch.multinomial(P_t[states[t - 1]], 1)[0]  # next state from the current row
             out["states"] = states
-            out["noise"] = torch.randn(T - 1, d_x)  # (T-1, d_x) float32, one call
-            out["state_after"] = torch.get_rng_state()  # where the authors' stream stands after the sequence
+            if draws == "cuda":
+                out["noise"] = torch.randn(T - 1, d_x, device="cuda", generator=device_stream).cpu()  # (T-1, d_x)
+            else:
+                out["noise"] = torch.randn(T - 1, d_x)  # (T-1, d_x) float32, one call
+            out["state_after"] = torch.get_rng_state()  # where the authors' CPU stream stands after the sequence
         if weight_shapes is not None:
-            torch.manual_seed(seed)
-            for name, shape in weight_shapes.items():
-                out[name] = torch.randn(*shape)  # float32, in the given order
+            if draws == "cuda":
+                weight_stream = torch.Generator(device="cuda")
+                weight_stream.manual_seed(seed)
+                for name, shape in weight_shapes.items():
+                    out[name] = torch.randn(*shape, device="cuda", generator=weight_stream).cpu()  # float32, in order
+            else:
+                torch.manual_seed(seed)
+                for name, shape in weight_shapes.items():
+                    out[name] = torch.randn(*shape)  # float32, in the given order
         return out
     finally:
         torch.set_rng_state(torch_state)
@@ -227,7 +281,7 @@ class Task:
         predictor of ``y_t`` from the past can beat it on average.
     seed : int
         The run seed.
-    T, n_symbols, self_prob, d_x, noise, embed_seed, published
+    T, n_symbols, self_prob, d_x, noise, embed_seed, published, draws
         The arguments that made it.
     generator_state : numpy.ndarray of uint8
         The state torch's global generator has in the authors' script right
@@ -250,6 +304,7 @@ class Task:
     embed_seed: int
     published: bool
     generator_state: np.ndarray
+    draws: str = "cpu"
 
     @property
     def n_positions(self) -> int:
@@ -267,6 +322,7 @@ def sticky_chain(
     noise: float = 1.0,
     embed_seed: int = 0,
     published: bool = True,
+    draws: str = "cpu",
 ) -> Task:
     """Sample the sticky-chain sequence of one run seed, replaying the authors' RNG stream.
 
@@ -286,6 +342,9 @@ def sticky_chain(
         Standard deviation of the input noise (the authors' is 1).
     embed_seed : int, default 0
         Seed of the symbol means, independent of ``seed``.
+    draws : {"cpu", "cuda"}, default "cpu"
+        Which of the authors' streams to replay (:data:`DRAWS`); ``"cuda"``
+        needs a CUDA GPU.
 
     Returns
     -------
@@ -331,7 +390,8 @@ def sticky_chain(
     noise = as_number(noise, "noise", minimum=0)
     P = transition_matrix(n_symbols, self_prob, published=published)  # (n, n)  validates the rest
 
-    draws = _replay_authors_rng(seed, chain=(P, T, d_x, embed_seed))
+    draws_from = check_draws(draws)
+    draws = _replay_authors_rng(seed, chain=(P, T, d_x, embed_seed), draws=draws_from)
     states_t = draws["states"]  # (T,)
     noise_t = draws["noise"] if noise == 1.0 else draws["noise"] * noise  # (N, d_x) float32
     X_t = draws["mu"][states_t[:-1]] + noise_t  # (N, d_x) float32  x_t = mu[y_{t-1}] + noise
@@ -358,16 +418,18 @@ def sticky_chain(
         embed_seed=embed_seed,
         published=bool(published),
         generator_state=frozen(draws["state_after"].numpy().copy()),  # (5056,) uint8
+        draws=draws_from,
     )
 
 
 def authors_initial_params(
-    seed: int, d_x: int = 20, d_k: int = 10, d_v: int = 15, n_classes: int = 8, scale: float = 0.1
+    seed: int, d_x: int = 20, d_k: int = 10, d_v: int = 15, n_classes: int = 8, scale: float = 0.1, draws: str = "cpu"
 ) -> Params:
     """The authors' initial weights: ``torch.manual_seed(seed)``, then ``randn * scale``.
 
     ``W_Q, W_K, W_V, W_O`` are drawn in that order from torch's global
-    generator in float32 (as the authors do) and returned widened to float64.
+    generator in float32 (as the authors do) and returned widened to float64
+    (from a CUDA generator with ``draws="cuda"``, as the script does on a GPU).
     Both arms of a seed start from these same weights. The caller's global
     RNG states are restored.
 
@@ -386,7 +448,7 @@ def authors_initial_params(
     n_classes = as_positive_int(n_classes, "n_classes", minimum=2)
     scale = as_number(scale, "scale", minimum=0)
     shapes = {"W_Q": (d_x, d_k), "W_K": (d_x, d_k), "W_V": (d_x, d_v), "W_O": (d_v, n_classes)}
-    draws = _replay_authors_rng(seed, weight_shapes=shapes)
+    draws = _replay_authors_rng(seed, weight_shapes=shapes, draws=check_draws(draws))
     # float32 product, as in the authors' `torch.randn(...) * 0.1`, then widened exactly.
     return Params(**{name: (w * scale).numpy().astype(np.float64) for name, w in draws.items()})
 
@@ -425,6 +487,7 @@ class ChainConfig:
     d_k: int = 10
     d_v: int = 15
     scale: float = 0.1
+    draws: str = "cpu"
 
     def __post_init__(self):
         checked = {
@@ -438,6 +501,7 @@ class ChainConfig:
             "d_k": as_positive_int(self.d_k, "d_k"),
             "d_v": as_positive_int(self.d_v, "d_v"),
             "scale": as_number(self.scale, "scale", minimum=0),
+            "draws": check_draws(self.draws),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -456,14 +520,15 @@ class ChainConfig:
         """The sequence of one run seed (:func:`sticky_chain`)."""
         return sticky_chain(
             seed, T=self.T, n_symbols=self.n_symbols, self_prob=self.self_prob, d_x=self.d_x,
-            noise=self.noise, embed_seed=self.embed_seed, published=self.published,
+            noise=self.noise, embed_seed=self.embed_seed, published=self.published, draws=self.draws,
         )  # fmt: skip
 
     def initial_params(self, seed: int) -> Params:
         """The initial weights of one run seed, shared by its arms (:func:`authors_initial_params`)."""
         return authors_initial_params(
-            seed, d_x=self.d_x, d_k=self.d_k, d_v=self.d_v, n_classes=self.n_symbols, scale=self.scale
-        )
+            seed, d_x=self.d_x, d_k=self.d_k, d_v=self.d_v, n_classes=self.n_symbols, scale=self.scale,
+            draws=self.draws,
+        )  # fmt: skip
 
     def as_dict(self) -> dict:
         """The fields as a JSON-ready dict."""

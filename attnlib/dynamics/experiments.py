@@ -251,6 +251,7 @@ def _join(parts: list[History]) -> History:
         params=last.params,
         lrs=last.lrs,
         attn_entropy=cat("attn_entropy"),
+        attn_change=cat("attn_change"),
         score_grad_norm=cat("score_grad_norm"),
         value_grad_norm=cat("value_grad_norm"),
     )

@@ -53,7 +53,12 @@ AUTHORS_SCRIPT_RUNS = {
 METRICS = ("final_loss", "final_entropy", "final_accuracy")
 
 #: What ``--record-dynamics`` records per step besides the loss (engine name -> name in the summary).
-DYNAMICS = {"attn_entropy": "attention_entropy", "score_grad_norm": "score_grad_norm", "value_grad_norm": "value_grad_norm"}
+DYNAMICS = {
+    "attn_entropy": "attention_entropy",
+    "attn_change": "attention_change",
+    "score_grad_norm": "score_grad_norm",
+    "value_grad_norm": "value_grad_norm",
+}
 
 #: The ``record`` argument of :func:`run_sticky_chain` that records them.
 RECORD_DYNAMICS = ("loss", *DYNAMICS)

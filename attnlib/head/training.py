@@ -32,7 +32,7 @@ SGD, EM_LIKE = "SGD", "EM-like"
 ARMS = (SGD, EM_LIKE)
 
 #: Per-step quantities :func:`train` (and the engine) can record, besides the loss.
-RECORDABLE = ("loss", "attn_entropy", "score_grad_norm", "value_grad_norm")
+RECORDABLE = ("loss", "attn_entropy", "attn_change", "score_grad_norm", "value_grad_norm")
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def arm_rates(arm: str, base: float = 0.01, value_ratio: float = 10.0) -> Learni
 
 @dataclass(frozen=True)
 class History:
-    """What one training run produced.
+    r"""What one training run produced.
 
     Attributes
     ----------
@@ -119,6 +119,11 @@ class History:
     attn_entropy : numpy.ndarray, shape (steps,), or None
         Mean over queries of the attention entropy ``-sum_j alpha_ij log alpha_ij``
         (nats), at each step (before its update). Recorded on request.
+    attn_change : numpy.ndarray, shape (steps,), or None
+        How far update ``t`` moves the attention pattern, seen through what it
+        reads: :math:`\sqrt{\tfrac1N\sum_i \|(\alpha_i^{(t+1)} - \alpha_i^{(t)}) X\|^2}`,
+        the root mean square over queries of the change of :math:`\alpha_i X`
+        (a first-order measure that needs no ``N x N`` matrix to be kept).
     score_grad_norm : numpy.ndarray, shape (steps,), or None
         Frobenius norm ``||dL/dS||`` at each step (chapter 3's routing law).
     value_grad_norm : numpy.ndarray, shape (steps,), or None
@@ -139,6 +144,7 @@ class History:
     params: Params
     lrs: LearningRates
     attn_entropy: np.ndarray | None = None
+    attn_change: np.ndarray | None = None
     score_grad_norm: np.ndarray | None = None
     value_grad_norm: np.ndarray | None = None
     snapshot_steps: np.ndarray | None = None
@@ -215,7 +221,7 @@ def train(
         Number of updates.
     causal : bool, default True
     record : tuple of str, default ("loss",)
-        Extra per-step quantities, any of ``"attn_entropy"``,
+        Extra per-step quantities, any of ``"attn_entropy"``, ``"attn_change"``,
         ``"score_grad_norm"``, ``"value_grad_norm"`` (the loss is always kept).
     snapshot_every : int, optional
         Save ``V = X W_V`` and the weights every this many steps (and after
@@ -261,6 +267,7 @@ def train(
     extras = {name: np.empty(steps) for name in record if name != "loss"}  # each (steps,)
     snapshots, snapshot_params = [], []
     weights = params.as_dict()
+    read = None  # (N, d_x)  alpha X before the previous update, for attn_change
     for t in range(steps):
         current = Params(**weights)
         if snap_steps is not None and t in snap_steps:
@@ -268,6 +275,10 @@ def train(
             snapshot_params.append(current)
         cache = forward(current, X, causal=causal)
         losses[t] = loss(cache, y)
+        if "attn_change" in extras:
+            read, before = cache.attn @ X, read  # (N, d_x)
+            if t > 0:
+                extras["attn_change"][t - 1] = _rms_rows(read - before)
         grads = backward(current, cache, y)
         if "attn_entropy" in extras:
             extras["attn_entropy"][t] = float(attention_entropy(cache.attn).mean())
@@ -280,7 +291,10 @@ def train(
     if snap_steps is not None:
         snapshots.append(X @ final.W_V)  # (N, d_v)  after the last update
         snapshot_params.append(final)
-    final_loss, final_entropy, final_accuracy = predictive_metrics(forward(final, X, causal=causal).logits, y)
+    final_cache = forward(final, X, causal=causal)
+    if "attn_change" in extras and steps > 0:
+        extras["attn_change"][steps - 1] = _rms_rows(final_cache.attn @ X - read)
+    final_loss, final_entropy, final_accuracy = predictive_metrics(final_cache.logits, y)
     return History(
         losses=losses,
         final_loss=final_loss,
@@ -289,12 +303,18 @@ def train(
         params=final,
         lrs=lrs,
         attn_entropy=extras.get("attn_entropy"),
+        attn_change=extras.get("attn_change"),
         score_grad_norm=extras.get("score_grad_norm"),
         value_grad_norm=extras.get("value_grad_norm"),
         snapshot_steps=snap_steps,
         value_snapshots=None if snap_steps is None else np.stack(snapshots),  # (n_snap, N, d_v)
         param_snapshots=None if snap_steps is None else tuple(snapshot_params),
     )
+
+
+def _rms_rows(delta) -> float:
+    """Root mean square over rows of the rows' Euclidean norms: ``sqrt(mean_i |delta_i|^2)``."""
+    return float(np.sqrt(np.mean(np.sum(np.square(delta), axis=-1))))
 
 
 def first_steps_below(curves, threshold: float) -> np.ndarray:

@@ -292,6 +292,8 @@ class RunGroup:
         l = out["EX1"][:, :, d_x]  # (R, N)
         if "attn_entropy" in want:
             result["attn_entropy"] = self._entropy(Q, out["m"], out["EX1"])
+        if "attn_change" in want:
+            result["read"] = self.read()
         if "score_grad_norm" in want:  # |dL/dS|_F, with gsq_i = sum_j (N l_i dL/ds_ij)^2
             result["score_grad_norm"] = (out["gsq"] / (N * l).square()).sum(dim=1).sqrt()
         if "value_grad_norm" in want:  # dL/dV = alpha^T U = alpha^T dZ W_O^T / N
@@ -347,6 +349,8 @@ class RunGroup:
         out = {"grads": self._grads(dA, AXdz), "loss": -logp.gather(1, self.y[:, None, :]).mean(dim=(1, 2))}
         if "attn_entropy" in want:
             out["attn_entropy"] = self._entropy(Q, self.QKa[:, :, self.d_k], EX1)
+        if "attn_change" in want:
+            out["read"] = AX.clone()
         if "score_grad_norm" in want:
             out["score_grad_norm"] = gs2.sqrt()
         if "value_grad_norm" in want:
@@ -402,6 +406,11 @@ class RunGroup:
             self.fallbacks += 1
         return self._run_major("ZT", transposed=True).transpose(1, 2)  # (R, N, C)
 
+    def read(self):
+        """What each query read at the latest forward pass: ``alpha X``, (R, N, d_x) float32 (a new tensor)."""
+        EX1 = self.out["EX1"] if self.kernel is not None else self._run_major("EX1")  # (R, N, d_x+1)
+        return EX1[:, :, : self.d_x] / EX1[:, :, self.d_x :]  # (R, N, d_x)
+
     def values(self):
         return self.torch.bmm(self.X, self.W["W_V"])  # (R, N, d_v)
 
@@ -412,23 +421,38 @@ def run_group(group: dict, steps: int, want: frozenset, snap_steps, report) -> d
     names = ("loss", *sorted(want))
     per_step = {name: np.empty((g.R, steps)) for name in names}  # each (R, steps)
     snaps, snap_weights = [], []
+    read = None  # (R, N, d_x)  alpha X before the previous update, for attn_change
     for t in range(steps):
         if snap_steps is not None and t in snap_steps:
             snaps.append(g.values().numpy().copy())  # (R, N, d_v)
             snap_weights.append({k: w.numpy().astype(np.float64) for k, w in g.W.items()})  # each (R, ., .)
         out = g.step(want)
+        if "attn_change" in want:  # the change update t - 1 made, seen at this step's forward pass
+            read, before = out["read"], read
+            if t > 0:
+                per_step["attn_change"][:, t - 1] = _rms_rows(read - before)
         for name in names:
-            per_step[name][:, t] = out[name].numpy()
+            if name != "attn_change":
+                per_step[name][:, t] = out[name].numpy()
         if report is not None:
             report(t + 1)
     if snap_steps is not None:
         snaps.append(g.values().numpy().copy())  # (R, N, d_v)  after the last update
         snap_weights.append({k: w.numpy().astype(np.float64) for k, w in g.W.items()})  # each (R, ., .)
+    logits = g.logits().numpy().copy()  # (R, N, C)  the forward pass after the last update
+    if "attn_change" in want and steps > 0:
+        per_step["attn_change"][:, steps - 1] = _rms_rows(g.read() - read)
     return {
         "per_step": per_step,
         "snaps": np.stack(snaps, axis=1) if snaps else None,  # (R, n_snap, N, d_v)
         "snap_weights": snap_weights,  # n_snap dicts of (R, ., .)
-        "logits": g.logits().numpy().copy(),  # (R, N, C)
+        "logits": logits,  # (R, N, C)
         "weights": {k: w.numpy().astype(np.float64) for k, w in g.W.items()},  # each (R, ., .)
         "fallbacks": g.fallbacks,
     }
+
+
+def _rms_rows(delta) -> np.ndarray:
+    """Per run, the root mean square over rows of the rows' norms: (R, N, w) -> (R,) float64."""
+    delta = delta.double()  # (R, N, w)
+    return delta.square().sum(dim=2).mean(dim=1).sqrt().numpy()  # (R,)

@@ -24,7 +24,9 @@ class VariantHistory(History):
 
     The per-step arrays mean what they mean for the single head:
     ``attn_entropy`` is the mean over heads and queries of
-    :math:`-\\sum_j \\alpha_{ij}\\log\\alpha_{ij}`; ``score_grad_norm`` is
+    :math:`-\\sum_j \\alpha_{ij}\\log\\alpha_{ij}`; ``attn_change`` the root
+    mean square over heads and queries of the change of :math:`\\alpha_i X`;
+    ``score_grad_norm`` is
     :math:`\\lVert\\partial L/\\partial S\\rVert_F` over all heads' scores;
     ``value_grad_norm`` is :math:`\\lVert\\partial L/\\partial V\\rVert_F`
     for the values the attention mixes (after LayerNorm, if any).
@@ -141,6 +143,7 @@ def _train_batch(checked, spec, steps, causal, record, progress):
     losses = np.empty((B, steps))  # (B, steps)
     extras = {name: np.empty((B, steps)) for name in record if name != "loss"}  # each (B, steps)
     want_s, want_v = "score_grad_norm" in extras, "value_grad_norm" in extras
+    read = None  # (B, H, N, d_x)  alpha X per head, before the previous update
     for t in range(steps):
         for w in W.values():
             w.requires_grad_(True)
@@ -154,6 +157,11 @@ def _train_batch(checked, spec, steps, causal, record, progress):
                 lse = out["masked"].amax(dim=-1) - out["attn"].amax(dim=-1).log()  # (B, H, N)  no exp needed
                 ent = (lse - (out["attn"] * out["scores"]).sum(-1)).mean(dim=(-1, -2))  # (B,)
             extras["attn_entropy"][:, t] = ent.numpy()
+        if "attn_change" in extras:  # alpha X per head; the change update t - 1 made
+            with torch.no_grad():
+                read, before = out["attn"] @ Xt[:, None], read  # (B, H, N, d_x)
+            if t > 0:
+                extras["attn_change"][:, t - 1] = _rms_rows(read - before)
         rest = grads[len(W):]
         if want_s:
             extras["score_grad_norm"][:, t] = torch.linalg.vector_norm(rest[0], dim=(1, 2, 3)).numpy()
@@ -171,7 +179,10 @@ def _train_batch(checked, spec, steps, causal, record, progress):
         progress(0)
 
     with torch.no_grad():
-        logits = forward_tensors(W, Xt, Yt, spec, mask, keep=True)["logits"].numpy()  # (B, N, C)
+        last = forward_tensors(W, Xt, Yt, spec, mask, keep=True)
+        logits = last["logits"].numpy()  # (B, N, C)
+        if "attn_change" in extras and steps > 0:
+            extras["attn_change"][:, steps - 1] = _rms_rows(last["attn"] @ Xt[:, None] - read)
     final = {name: w.detach().numpy() for name, w in W.items()}  # each (B, ...)
     histories = []
     for b, (X, y, params, lrs) in enumerate(checked):
@@ -184,6 +195,7 @@ def _train_batch(checked, spec, steps, causal, record, progress):
             params=Params(**{name: final[name][b] for name in ("W_Q", "W_K", "W_V", "W_O")}),
             lrs=lrs,
             attn_entropy=extras["attn_entropy"][b].copy() if "attn_entropy" in extras else None,
+            attn_change=extras["attn_change"][b].copy() if "attn_change" in extras else None,
             score_grad_norm=extras["score_grad_norm"][b].copy() if want_s else None,
             value_grad_norm=extras["value_grad_norm"][b].copy() if want_v else None,
             spec=spec,
@@ -191,6 +203,11 @@ def _train_batch(checked, spec, steps, causal, record, progress):
             initial=params,
         ))  # fmt: skip
     return tuple(histories)
+
+
+def _rms_rows(delta) -> np.ndarray:
+    """Per run, the root mean square over heads and queries of the rows' norms: (B, H, N, d) -> (B,)."""
+    return delta.square().sum(dim=-1).mean(dim=(-1, -2)).sqrt().numpy()  # (B,)
 
 
 def train_variant(
