@@ -301,3 +301,47 @@ def test_error_signal_diversity_falls_with_the_number_of_groups():
     assert cos[0] > 0.99 and all(a > b for a, b in zip(cos, cos[1:])) and abs(cos[-1]) < 0.05
     with pytest.raises(ValueError, match="at least 2 non-zero rows"):
         error_signal_diversity(np.zeros((3, 2)))
+
+
+# --------------------------------------------------------------------------- attention dropout
+def test_attention_dropout_is_seeded_per_run_and_evaluated_without_dropout():
+    spec = VariantSpec(attn_dropout=0.3)
+    p = init_variant_params(spec, 42)
+    problems = [(TASK.X, TASK.y, p, LearningRates.sgd(0.5)), (TASK.X, TASK.y, p, LearningRates.em_like(0.5))]
+    together = train_variants(problems, spec, steps=12, dropout_seeds=[1, 2], record=RECORDABLE)
+    again = train_variants(problems, spec, steps=12, dropout_seeds=[1, 2])
+    alone = train_variant(TASK.X, TASK.y, spec, p, LearningRates.em_like(0.5), steps=12, dropout_seed=2)
+    np.testing.assert_array_equal(together[0].losses, again[0].losses)  # the seeds fix the masks
+    np.testing.assert_allclose(together[1].losses, alone.losses, rtol=1e-12)  # its masks do not depend on its batch
+    plain = train_variant(TASK.X, TASK.y, VariantSpec(), p, LearningRates.sgd(0.5), steps=12)
+    other = train_variants(problems[:1], spec, steps=12, dropout_seeds=[7])[0]
+    assert together[0].losses[0] != plain.losses[0] and other.losses[0] != together[0].losses[0]
+    # the final metrics are measured with dropout off
+    assert together[0].final_loss == pytest.approx(variant_loss(together[0].final_params, TASK.X, TASK.y, spec))
+    assert spec.label == "attention dropout 0.3" and spec.as_dict()["attn_dropout"] == 0.3
+
+
+def test_attention_dropout_keeps_the_expected_output():
+    """E[mask / (1 - p)] = 1: the mean loss over many masks is close to the loss without dropout at small p."""
+    spec = VariantSpec(attn_dropout=0.1)
+    p = init_variant_params(spec, 42)
+    first = [train_variants([(TASK.X, TASK.y, p, LearningRates.sgd(0.1))], spec, steps=1, dropout_seeds=[s])[0].losses[0]
+             for s in range(40)]  # fmt: skip
+    exact = variant_loss(p, TASK.X, TASK.y, VariantSpec())
+    assert abs(np.mean(first) - exact) < 4 * np.std(first) / np.sqrt(40) + 1e-3
+
+
+@pytest.mark.parametrize(
+    "kwargs, text",
+    [
+        ({"spec": VariantSpec(attn_dropout=0.2)}, "dropout_seeds must give one seed per problem"),
+        ({"spec": VariantSpec(attn_dropout=0.2), "dropout_seeds": [1, 2]}, "dropout_seeds must give one seed"),
+        ({"spec": VariantSpec(), "dropout_seeds": [1]}, "dropout_seeds is only used when"),
+    ],
+)
+def test_attention_dropout_needs_its_seeds(kwargs, text):
+    p = init_variant_params(VariantSpec(), 42)
+    with pytest.raises(ValueError, match=text):
+        train_variants([(TASK.X, TASK.y, p, LearningRates.sgd())], steps=1, **kwargs)
+    with pytest.raises(ValueError, match="attn_dropout must be below 1"):
+        VariantSpec(attn_dropout=1.0)

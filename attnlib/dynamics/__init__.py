@@ -5,7 +5,8 @@ The toy feedback loop (:mod:`~attnlib.dynamics.toy`), the two timescales
 (:mod:`~attnlib.dynamics.paper_table`), the authors' deep variant
 (:mod:`~attnlib.dynamics.deep`) and the book's controls around it
 (:mod:`~attnlib.dynamics.experiments`), the diagnostics of a trained head
-(:mod:`~attnlib.dynamics.diagnostics`), and chapter 10's variants of the head
+(:mod:`~attnlib.dynamics.diagnostics`) and its failure signatures
+(:mod:`~attnlib.dynamics.signatures`), and chapter 10's variants of the head
 (:mod:`~attnlib.dynamics.variants`) with the sweep over them
 (:mod:`~attnlib.dynamics.sweep`). Nothing here plots or prints to the screen:
 functions return arrays, histories and text.
@@ -32,6 +33,16 @@ from .diagnostics import (
     circular_mode_share,
     predictive_entropy_bits,
     entropy_mae_bits,
+)
+from .signatures import (
+    SIGNATURES,
+    Verdict,
+    attention_collapse,
+    value_norm_explosion,
+    underused_values,
+    diffuse_routing,
+    check_signatures,
+    format_signatures,
 )
 from .experiments import (
     RunSpec,
@@ -107,6 +118,14 @@ __all__ = [
     "circular_mode_share",
     "predictive_entropy_bits",
     "entropy_mae_bits",
+    "SIGNATURES",
+    "Verdict",
+    "attention_collapse",
+    "value_norm_explosion",
+    "underused_values",
+    "diffuse_routing",
+    "check_signatures",
+    "format_signatures",
     "RunSpec",
     "RunSet",
     "run_specs",

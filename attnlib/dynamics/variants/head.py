@@ -20,13 +20,16 @@ def _torch_layer_norm(A, eps: float):
     return centred / ((centred**2).mean(dim=-1, keepdim=True) + eps).sqrt()  # (..., d)
 
 
-def forward_tensors(W: dict, X, Y, spec: VariantSpec, mask, *, keep: bool = False, A=None) -> dict:
+def forward_tensors(W: dict, X, Y, spec: VariantSpec, mask, *, keep: bool = False, A=None, dropout=None) -> dict:
     """Batched forward pass in torch float64; ``W[name]`` has shape ``(B, ...)``.
 
     Returns the per-run mean losses ``(B,)`` and, with ``keep``, the
     intermediates (scores and attention per head, the values ``V`` that
     attention mixes, the pre-norm values ``A``, the logits). ``A`` may be
     given instead of computed as ``X W_V`` (to differentiate with respect to it).
+    ``dropout``, one ``torch.Generator`` per run, draws the attention-dropout
+    masks of ``spec.attn_dropout`` (none: no dropout); ``attn`` is then the
+    pattern before dropout.
     """
     import torch
 
@@ -50,13 +53,18 @@ def forward_tensors(W: dict, X, Y, spec: VariantSpec, mask, *, keep: bool = Fals
     blocked = torch.zeros(mask.shape, dtype=S.dtype).masked_fill_(~torch.as_tensor(mask), float("-inf"))  # (N, N)
     masked = S + blocked  # (B, H, N, N)  -inf where i may not attend to j
     alpha = torch.softmax(masked, dim=-1)  # (B, H, N, N)
+    mixed = alpha  # (B, H, N, N)  the weights that mix the values
+    if dropout is not None and spec.attn_dropout > 0:
+        p = spec.attn_dropout
+        kept = torch.stack([torch.rand(alpha.shape[1:], generator=g, dtype=alpha.dtype) >= p for g in dropout])
+        mixed = alpha * kept / (1.0 - p)  # (B, H, N, N)  kept with probability 1 - p, scaled by 1 / (1 - p)
     if len(v_slices) == 1:
-        O = alpha[:, 0] @ V  # (B, N, d_v)
+        O = mixed[:, 0] @ V  # (B, N, d_v)
     else:  # o_i = concatenation over heads of sum_j alpha^h_ij v^h_j
         v_cols = torch.zeros(len(v_slices), d_v, dtype=V.dtype)  # (H, d_v)
         for h, sv in enumerate(v_slices):
             v_cols[h, sv] = 1.0
-        O = ((alpha @ V[:, None]) * v_cols[None, :, None, :]).sum(dim=1)  # (B, N, d_v)
+        O = ((mixed @ V[:, None]) * v_cols[None, :, None, :]).sum(dim=1)  # (B, N, d_v)
     if spec.residual:
         O = O + X @ W["W_R"]  # (B, N, d_v)
     Z = O @ W["W_O"]  # (B, N, C)

@@ -43,6 +43,12 @@ class VariantSpec:
         The ``epsilon`` of LayerNorm (PyTorch's default).
     adam_betas : (float, float), default (0.9, 0.999)
     adam_eps : float > 0, default 1e-8
+    attn_dropout : float in [0, 1), default 0.0
+        Dropout on the attention weights during training: each
+        :math:`\alpha_{ij}` is kept with probability :math:`1 - p` and scaled by
+        :math:`1/(1 - p)` (PyTorch's convention); the masks come from the
+        seeds given to :func:`~attnlib.dynamics.variants.train_variants`.
+        Evaluation (final metrics) runs without dropout.
 
     Examples
     --------
@@ -65,6 +71,7 @@ class VariantSpec:
     ln_eps: float = 1e-5
     adam_betas: tuple = (0.9, 0.999)
     adam_eps: float = 1e-8
+    attn_dropout: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "value_norm", as_bool(self.value_norm, "value_norm"))
@@ -82,6 +89,10 @@ class VariantSpec:
             raise ValueError(f"adam_betas must be two numbers in [0, 1), got {betas!r}")
         object.__setattr__(self, "adam_betas", (float(betas[0]), float(betas[1])))
         object.__setattr__(self, "adam_eps", as_number(self.adam_eps, "adam_eps", minimum=0, exclusive=True))
+        dropout = as_number(self.attn_dropout, "attn_dropout", minimum=0, maximum=1)
+        if dropout == 1:
+            raise ValueError("attn_dropout must be below 1, got 1.0")
+        object.__setattr__(self, "attn_dropout", dropout)
 
     @property
     def label(self) -> str:
@@ -95,6 +106,8 @@ class VariantSpec:
             parts.append(f"{self.n_heads} heads")
         if OPTIMIZERS[self.optimizer].label:
             parts.append(OPTIMIZERS[self.optimizer].label)
+        if self.attn_dropout:
+            parts.append(f"attention dropout {self.attn_dropout:g}")
         return " + ".join(parts) if parts else "single head"
 
     def as_dict(self) -> dict:
@@ -107,6 +120,7 @@ class VariantSpec:
             "ln_eps": self.ln_eps,
             "adam_betas": list(self.adam_betas),
             "adam_eps": self.adam_eps,
+            "attn_dropout": self.attn_dropout,
         }
 
     def validate_dims(self, d_k: int, d_v: int) -> None:

@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..._threads import single_torch_thread
-from ..._validate import as_positive_int
+from ..._validate import as_positive_int, as_seed
 from ...head.model import Params, attention_mask
 from ...head.training import History, LearningRates, check_record, predictive_metrics
 from .head import check_problem, forward_tensors
@@ -58,6 +58,7 @@ def train_variants(
     causal: bool = True,
     record=("loss",),
     progress: Callable[[int], None] | None = None,
+    dropout_seeds=None,
 ) -> tuple[VariantHistory, ...]:
     """Train several runs of one variant together (full batch, float64 torch autograd).
 
@@ -74,6 +75,10 @@ def train_variants(
     progress : callable, optional
         Called as ``progress(t)`` with the number of steps done, every 10
         steps and at the end.
+    dropout_seeds : sequence of int, one per problem
+        Needed when ``spec.attn_dropout > 0``: run ``b`` draws its masks from
+        a generator seeded with ``dropout_seeds[b]``, so a run's masks do not
+        depend on the runs trained beside it.
 
     Returns
     -------
@@ -119,13 +124,25 @@ def train_variants(
             raise ValueError(f"problems[{i}] has X {X.shape} and sizes {params.dims}; every run must match run 0")
         checked.append((X, y, params, lrs))
 
+    if spec.attn_dropout > 0:
+        if dropout_seeds is None or isinstance(dropout_seeds, (str, bytes)) or len(dropout_seeds) != len(checked):
+            raise ValueError(
+                f"dropout_seeds must give one seed per problem ({len(checked)}) when spec.attn_dropout > 0, "
+                f"got {dropout_seeds!r}"
+            )
+        dropout_seeds = [as_seed(s, f"dropout_seeds[{b}]") for b, s in enumerate(dropout_seeds)]
+    elif dropout_seeds is not None:
+        raise ValueError(f"dropout_seeds is only used when spec.attn_dropout > 0, got {dropout_seeds!r}")
+
     with single_torch_thread():  # small tensors: one thread is faster, and robust on a shared machine
-        return _train_batch(checked, spec, steps, causal, record, progress)
+        return _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds)
 
 
-def _train_batch(checked, spec, steps, causal, record, progress):
+def _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds=None):
     """The loop of :func:`train_variants`, on validated problems."""
     import torch
+
+    dropout = None if dropout_seeds is None else [torch.Generator().manual_seed(s) for s in dropout_seeds]
 
     n = checked[0][0].shape[0]
     mask = attention_mask(n, causal=causal)  # (N, N)
@@ -147,7 +164,7 @@ def _train_batch(checked, spec, steps, causal, record, progress):
     for t in range(steps):
         for w in W.values():
             w.requires_grad_(True)
-        out = forward_tensors(W, Xt, Yt, spec, mask, keep=True)
+        out = forward_tensors(W, Xt, Yt, spec, mask, keep=True, dropout=dropout)
         inputs = list(W.values()) + ([out["scores"]] if want_s else []) + ([out["V"]] if want_v else [])
         grads = torch.autograd.grad(out["losses"].sum(), inputs)
         losses[:, t] = out["losses"].detach().numpy()
@@ -220,6 +237,7 @@ def train_variant(
     steps: int,
     causal: bool = True,
     record=("loss",),
+    dropout_seed: int | None = None,
 ) -> VariantHistory:
     """Train one run of a variant: :func:`train_variants` with a single problem.
 
@@ -235,6 +253,8 @@ def train_variant(
         per-matrix Adam step sizes.
     steps, causal, record
         As for :func:`attnlib.head.training.train`.
+    dropout_seed : int, optional
+        The seed of the attention-dropout masks (needed when ``spec.attn_dropout > 0``).
 
     Examples
     --------
@@ -248,6 +268,8 @@ def train_variant(
     >>> bool(np.allclose(h.losses, ref.losses, rtol=0, atol=1e-12))
     True
     """
-    return train_variants([(X, y, params, lrs)], spec, steps=steps, causal=causal, record=record)[0]
+    seeds = None if dropout_seed is None else [dropout_seed]
+    return train_variants([(X, y, params, lrs)], spec, steps=steps, causal=causal, record=record,
+                          dropout_seeds=seeds)[0]  # fmt: skip
 
 
