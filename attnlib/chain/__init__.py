@@ -17,6 +17,7 @@ from .task import (
     effective_self_transition,
     row_entropy,
     sticky_chain,
+    sample_sequences,
     authors_initial_params,
 )
 from .bayes import (
@@ -29,6 +30,7 @@ from .bayes import (
     oracle_cross_entropy,
     prior_predictive,
     enumerate_predictive,
+    mean_kl,
 )
 from .engine import Engine
 
@@ -41,6 +43,7 @@ __all__ = [
     "effective_self_transition",
     "row_entropy",
     "sticky_chain",
+    "sample_sequences",
     "authors_initial_params",
     "emission_log_likelihoods",
     "filter_step",
@@ -51,5 +54,6 @@ __all__ = [
     "oracle_cross_entropy",
     "prior_predictive",
     "enumerate_predictive",
+    "mean_kl",
     "Engine",
 ]
