@@ -14,7 +14,7 @@ from attnlib.chain.task import ChainConfig, sample_sequences
 from attnlib.dynamics.deep import (HELD_OUT_OFFSET, DeepConfig, DeepRun, deep_logits, deep_predictive, format_deep,
                                    init_deep_weights, train_deep)
 from attnlib.dynamics.deep_protocols import (CURVE_METRICS, DATA_STREAM, VALIDATION_OFFSET, DeepHistory, DeepProtocol,
-                                             early_stopping, format_protocols, steps_to_reach, train_protocol)
+                                             early_stopping, format_protocols, curve_steps_below, train_protocol)
 
 DATA = Path(__file__).parent / "data"
 SMALL = DeepConfig(d_model=16, n_layers=1, n_heads=2)
@@ -230,10 +230,10 @@ def test_early_stopping_reads_the_held_out_curve_where_validation_is_lowest():
     assert h.best("loss")[0].tolist() == [1.95, 1.7] and h.best("loss")[1].tolist() == [20, 30]
 
 
-def test_steps_to_reach_is_the_first_curve_step_strictly_below():
+def test_curve_steps_below_is_the_first_curve_step_strictly_below():
     h = _history({"loss": [[2.0, 1.9, 1.8, 1.7], [2.0, 2.0, 2.0, 2.0]]})
-    np.testing.assert_array_equal(steps_to_reach(h, 1.9), [20, np.nan])
-    np.testing.assert_array_equal(steps_to_reach(h, 2.01), [0, 0])
+    np.testing.assert_array_equal(curve_steps_below(h, 1.9), [20, np.nan])
+    np.testing.assert_array_equal(curve_steps_below(h, 2.01), [0, 0])
 
 
 def test_format_protocols_has_one_row_per_protocol():
@@ -254,7 +254,7 @@ def test_format_protocols_has_one_row_per_protocol():
         (lambda: train_protocol([1], "fresh", steps=1), TypeError, "protocol must be a DeepProtocol"),
         (lambda: train_protocol([1], steps=0), ValueError, "steps must be >= 1"),
         (lambda: early_stopping({}), TypeError, "history must be a DeepHistory"),
-        (lambda: steps_to_reach(_history({}), float("nan")), ValueError, "threshold must be a finite number"),
+        (lambda: curve_steps_below(_history({}), float("nan")), ValueError, "threshold must be a finite number"),
         (lambda: _history({}).final("gap"), ValueError, "name must be one of"),
         (lambda: format_protocols([]), TypeError, "non-empty sequence of DeepHistory"),
     ],

@@ -50,6 +50,7 @@ from .experiments import (
     heldout_curves,
 )
 from .deep import (
+    AUTHORS_DEEP_RUN,
     AUTHORS_EVAL_EVERY,
     HELD_OUT_OFFSET,
     DeepConfig,
@@ -68,7 +69,7 @@ from .deep_protocols import (
     DeepProtocol,
     early_stopping,
     format_protocols,
-    steps_to_reach,
+    curve_steps_below,
     train_protocol,
 )
 from .paper_table import (
@@ -163,6 +164,7 @@ __all__ = [
     "format_authors_comparison",
     "DYNAMICS",
     "RECORD_DYNAMICS",
+    "AUTHORS_DEEP_RUN",
     "AUTHORS_EVAL_EVERY",
     "HELD_OUT_OFFSET",
     "DeepConfig",
@@ -179,7 +181,7 @@ __all__ = [
     "DeepProtocol",
     "early_stopping",
     "format_protocols",
-    "steps_to_reach",
+    "curve_steps_below",
     "train_protocol",
     "GROUPS",
     "base_rates",

@@ -42,6 +42,7 @@ from .._threads import single_torch_thread
 from .._validate import as_number, as_positive_int, as_seed
 from ..chain.bayes import bayes_predictive_for, mean_kl
 from ..chain.task import ChainConfig, sample_sequences
+from ..head.training import first_steps_below
 from .deep import AUTHORS_EVAL_EVERY, HELD_OUT_OFFSET, DeepConfig, deep_logits, deep_predictive, init_deep_weights
 
 #: The validation sequence of run seed ``s`` (for early stopping) is the chain drawn for seed ``s + VALIDATION_OFFSET``.
@@ -348,26 +349,29 @@ def early_stopping(history: DeepHistory) -> dict:
     return {"step": history.curve_steps[at], **{name: v[runs, at] for name, v in history.curve.items()}}
 
 
-def steps_to_reach(history: DeepHistory, threshold: float, name: str = "loss") -> np.ndarray:
-    """For every run, the first curve step at which curve ``name`` is below ``threshold`` (``nan``: never).
+def curve_steps_below(history: DeepHistory, threshold: float, name: str = "loss") -> np.ndarray:
+    """For every run, the first curve step at which curve ``name`` is strictly below ``threshold`` (``nan``: never).
 
-    Chapter 8's measure of speed, read on the held-out curve (so to within
-    ``curve_every`` steps).
+    Chapter 8's measure of speed (:func:`attnlib.head.training.first_steps_below`),
+    read on the held-out curve, so to within its ``curve_every`` steps.
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (R,)
 
     Examples
     --------
     >>> h = train_protocol([3], steps=2, curve_every=1, config=DeepConfig(d_model=8, n_layers=1, n_heads=2),
     ...                    chain=ChainConfig(T=30))
-    >>> steps_to_reach(h, 100.0).tolist(), steps_to_reach(h, 0.0).tolist()
+    >>> curve_steps_below(h, 100.0).tolist(), curve_steps_below(h, 0.0).tolist()
     ([0.0], [nan])
     """
     if not isinstance(history, DeepHistory):
         raise TypeError(f"history must be a DeepHistory, got {type(history).__name__}")
-    threshold = as_number(threshold, "threshold")
-    values = history.curve[name] if name in history.curve else history.final(name)  # (R, K)
-    below = values < threshold  # (R, K)
-    first = np.where(below.any(axis=1), below.argmax(axis=1), -1)  # (R,)
-    return np.where(first >= 0, history.curve_steps[np.maximum(first, 0)], np.nan).astype(float)
+    values = history.curve[name] if name in history.curve else history.final(name)  # (R, K); final() names the error
+    at = first_steps_below(values, threshold)  # (R,)  index into the curve, nan: never
+    reached = np.isfinite(at)  # (R,)
+    return np.where(reached, history.curve_steps[np.where(reached, at, 0).astype(int)], np.nan).astype(float)
 
 
 def format_protocols(histories, *, digits: int = 3) -> str:
