@@ -258,6 +258,23 @@ def test_notebook_error_names_the_chapter(small):
         cn.colab_notebook(nb, small, DOC)
 
 
+def test_glued_numbers_are_written_in_as_the_book_formats_them(small):
+    """{glue:text}`name:fmt` becomes the glued value, formatted; a name no cell glued stops the conversion."""
+    glue = nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": "0.123456"},
+                                  metadata={"scrapbook": {"name": "kl", "mime_prefix": "application/papermill.record/"}})
+    code = nbformat.v4.new_code_cell("glue('kl', 0.123456, display=False)", outputs=[glue],
+                                     metadata={"tags": ["remove-cell", cn.DROP_TAG]})
+    install = nbformat.v4.new_code_cell("import attnlib", metadata={"tags": ["remove-cell", "colab-install"]})
+    text = nbformat.v4.new_markdown_cell("The KL is {glue:text}`kl:.3f` nats ({glue}`kl`).")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Demo"), install, code, text])
+    out = cn.colab_notebook(nb, small, DOC)
+    assert out.cells[-1].source == "The KL is 0.123 nats (0.123456)."
+    assert not any("glue(" in c.source for c in out.cells if c.cell_type == "code")
+    nb.cells[3].source = "Missing: {glue:text}`gap:.2f`."
+    with pytest.raises(cn.ConversionError, match=r"no cell of this notebook glues 'gap'"):
+        cn.colab_notebook(nb, small, DOC)
+
+
 def test_notebook_cells(small):
     install = nbformat.v4.new_code_cell("import attnlib", metadata={"tags": ["remove-cell", "colab-install"]})
     solution = nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["solution", "hide-cell"]}, execution_count=3,

@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from attnlib.chain.task import ChainConfig
-from attnlib.dynamics.deep import DeepConfig, DeepRun, deep_logits, format_deep, init_deep_weights, train_deep
+from attnlib.chain.bayes import bayes_cross_entropy, bayes_predictive_for, mean_kl
+from attnlib.chain.task import ChainConfig, sample_sequences
+from attnlib.dynamics.deep import (HELD_OUT_OFFSET, DeepConfig, DeepRun, deep_logits, deep_predictive, format_deep,
+                                   init_deep_weights, train_deep)
+from attnlib.dynamics.deep_protocols import (CURVE_METRICS, DATA_STREAM, VALIDATION_OFFSET, DeepHistory, DeepProtocol,
+                                             early_stopping, format_protocols, curve_steps_below, train_protocol)
 
 DATA = Path(__file__).parent / "data"
 SMALL = DeepConfig(d_model=16, n_layers=1, n_heads=2)
@@ -90,5 +94,171 @@ def test_a_run_reports_what_the_command_writes():
     ],
 )
 def test_bad_input_is_one_line(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+# --------------------------------------------------------------------------- several runs at once
+def _stacked(*weights):
+    return {k: torch.stack([w[k].detach() for w in weights]) for k in weights[0]}
+
+
+def test_stacked_runs_give_each_runs_own_logits_and_masks():
+    """R runs at once: the same logits as one at a time, dropout off and on (each run's masks from its own generator)."""
+    W1 = init_deep_weights(SMALL, 20, 8, torch.Generator().manual_seed(1))
+    W2 = init_deep_weights(SMALL, 20, 8, torch.Generator().manual_seed(2))
+    X = torch.randn(2, 9, 20, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        both = deep_logits(_stacked(W1, W2), X, SMALL)
+        np.testing.assert_allclose(both[0], deep_logits(W1, X[0], SMALL), rtol=0, atol=1e-5)
+        np.testing.assert_allclose(both[1], deep_logits(W2, X[1], SMALL), rtol=0, atol=1e-5)
+        on = deep_logits(_stacked(W1, W2), X, SMALL, [torch.Generator().manual_seed(s) for s in (5, 6)])
+        alone = deep_logits(W2, X[1], SMALL, torch.Generator().manual_seed(6))
+    np.testing.assert_allclose(on[1], alone, rtol=0, atol=1e-5)
+    assert not torch.allclose(on[0], both[0], atol=1e-3)  # the masks did act
+    with pytest.raises(ValueError, match="W must be stacked per run"):
+        deep_logits(W1, X, SMALL)
+
+
+def test_deep_predictive_is_the_softmax_of_the_logits_without_dropout():
+    W = init_deep_weights(SMALL, 20, 8, torch.Generator().manual_seed(0))
+    X = torch.randn(11, 20, generator=torch.Generator().manual_seed(1))
+    p = deep_predictive(W, X, SMALL)
+    assert p.dtype == np.float64 and p.shape == (11, 8)
+    np.testing.assert_allclose(p, torch.softmax(deep_logits(W, X, SMALL).double(), -1).detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(p, deep_predictive(W, X, SMALL), atol=0)  # no dropout: repeatable
+    with pytest.raises(TypeError, match="config must be a DeepConfig"):
+        deep_predictive(W, X, {"d_model": 16})
+
+
+# --------------------------------------------------------------------------- the book's protocols
+TINY = DeepConfig(d_model=8, n_layers=1, n_heads=2)
+
+
+def test_the_default_protocol_is_the_authors_run_replayed():
+    """Stacked seeds, one sequence, one rate: the authors' losses (their own run, tests/data) through step 520."""
+    ref = authors("authors_deep_seed42_small.json")
+    cfg = DeepConfig(d_model=ref["d_model"], n_layers=ref["n_layers"], n_heads=ref["n_heads"])
+    h = train_protocol([7, ref["seed"]], steps=ref["steps"], config=cfg, chain=ChainConfig(T=ref["T"]), curve_every=260)
+    np.testing.assert_allclose(h.train_losses[1], ref["train_losses"], rtol=0, atol=1e-3)
+    alone = train_deep(7, steps=ref["steps"], config=cfg, chain=ChainConfig(T=ref["T"]))
+    np.testing.assert_allclose(h.train_losses[0], alone.train_losses, rtol=0, atol=1e-3)
+    # the curve's last point is the book's held-out measurement of the same run (dropout off)
+    assert h.final("loss")[0] == pytest.approx(alone.held_out["loss"], abs=1e-3)
+    assert h.final("accuracy")[0] == pytest.approx(alone.held_out["accuracy"], abs=1e-6)  # float32 there
+
+
+def test_a_run_does_not_depend_on_the_runs_it_is_stacked_with():
+    for protocol in (DeepProtocol(pool=None), DeepProtocol(pool=3, value_ratio=10)):
+        together = train_protocol([5, 6], protocol, steps=6, config=TINY, chain=ChainConfig(T=25), curve_every=3)
+        alone = train_protocol([6], protocol, steps=6, config=TINY, chain=ChainConfig(T=25), curve_every=3)
+        np.testing.assert_allclose(together.train_losses[1], alone.train_losses[0], rtol=0, atol=1e-5)
+        np.testing.assert_allclose(together.curve["kl_bayes"][1], alone.curve["kl_bayes"][0], rtol=0, atol=1e-5)
+
+
+def test_the_data_each_protocol_trains_on():
+    """Step 0 of every protocol that starts with the authors' sequence has the same loss; fresh data does not."""
+    chain = ChainConfig(T=25)
+    runs = {p: train_protocol([9], DeepProtocol(pool=p), steps=4, config=TINY, chain=chain)
+            for p in (1, 2, None)}  # fmt: skip
+    one, two, fresh = (runs[p].train_losses[0] for p in (1, 2, None))
+    assert one[0] == two[0] and fresh[0] != one[0]
+    # a pool of 2 is back on the authors' sequence at step 2, on a drawn one at steps 1 and 3
+    task = chain.task(9)
+    X_drawn, y_drawn = sample_sequences(task, 1, np.random.default_rng((9, DATA_STREAM)))
+    W = {k: torch.from_numpy(v[0]) for k, v in train_protocol([9], DeepProtocol(pool=2), steps=1, config=TINY,
+                                                                 chain=chain).weights.items()}  # fmt: skip
+    loss_drawn = torch.nn.functional.cross_entropy(deep_logits(W, torch.from_numpy(X_drawn[0]).float(), TINY),
+                                                   torch.from_numpy(y_drawn[0]))  # fmt: skip
+    loss_authors = torch.nn.functional.cross_entropy(deep_logits(W, torch.from_numpy(task.X.astype(np.float32)), TINY),
+                                                     torch.from_numpy(task.y.copy()))  # fmt: skip
+    # dropout is on in training, off here: compare which sequence step 1's loss is nearer to
+    assert abs(two[1] - float(loss_drawn)) < abs(two[1] - float(loss_authors))
+
+
+def test_value_ratio_scales_the_first_step_of_the_value_projections_only():
+    """AdamW's first step is lr * sign(g) (plus decay): with value_ratio 10 the values move 10x as far, the rest alike."""
+    chain = ChainConfig(T=25)
+    init = init_deep_weights(TINY, 20, 8, _authors_stream(4, chain))
+    runs = [train_protocol([4], DeepProtocol(value_ratio=r), steps=1, config=TINY, chain=chain) for r in (1.0, 10.0)]
+    for name, w0 in init.items():
+        moves = [np.abs(r.weights[name][0] - w0.detach().numpy()).sum() for r in runs]
+        if ".v." in name:
+            assert moves[1] == pytest.approx(10 * moves[0], rel=1e-3), name
+        else:
+            assert moves[1] == pytest.approx(moves[0], rel=1e-5, abs=1e-9), name
+
+
+def _authors_stream(seed, chain):
+    stream = torch.Generator()
+    stream.set_state(torch.from_numpy(chain.task(seed + HELD_OUT_OFFSET).generator_state.copy()))
+    return stream
+
+
+def test_the_curve_scores_the_held_out_sequence_against_bayes():
+    """At step 0 the curve is the initial model's held-out loss, entropy and KL to the Bayesian predictor."""
+    chain = ChainConfig(T=40)
+    h = train_protocol([3], steps=2, config=TINY, chain=chain, curve_every=1)
+    test = chain.task(3 + HELD_OUT_OFFSET)
+    p = deep_predictive(init_deep_weights(TINY, 20, 8, _authors_stream(3, chain)), torch.from_numpy(test.X.astype(np.float32)), TINY)
+    q = bayes_predictive_for(test)
+    assert h.curve["kl_bayes"][0, 0] == pytest.approx(mean_kl(q, p), abs=1e-9)
+    assert h.curve["loss"][0, 0] == pytest.approx(-np.log(p[np.arange(len(test.y)), test.y]).mean(), abs=1e-9)
+    assert h.curve["entropy"][0, 0] == pytest.approx(-(p * np.log(p)).sum(axis=1).mean(), abs=1e-9)
+    assert h.bayes_loss[0] == pytest.approx(bayes_cross_entropy(q, test.y), abs=1e-12)
+    assert h.curve_steps.tolist() == [0, 1, 2] and h.H_min == pytest.approx(test.H_min)
+    val = chain.task(3 + VALIDATION_OFFSET)
+    assert h.curve["validation_loss"][0, 0] == pytest.approx(
+        -np.log(deep_predictive(init_deep_weights(TINY, 20, 8, _authors_stream(3, chain)),
+                                torch.from_numpy(val.X.astype(np.float32)), TINY)[np.arange(len(val.y)), val.y]).mean(), abs=1e-9)
+
+
+def _history(curve: dict, steps=(0, 10, 20, 30)) -> DeepHistory:
+    R = len(next(iter(curve.values()), [0]))
+    full = {name: np.asarray(curve.get(name, np.zeros((R, len(steps)))), dtype=float) for name in CURVE_METRICS}
+    return DeepHistory(seeds=tuple(range(R)), protocol=DeepProtocol(), config=TINY, chain=ChainConfig(T=25),
+                       train_losses=np.zeros((R, 30)), curve_steps=np.array(steps), curve=full,
+                       bayes_loss=np.zeros(R), H_min=1.8, weights={})  # fmt: skip
+
+
+def test_early_stopping_reads_the_held_out_curve_where_validation_is_lowest():
+    h = _history({"validation_loss": [[2.0, 1.9, 1.9, 2.1], [2.0, 2.1, 2.2, 1.5]],
+                  "loss": [[2.1, 2.0, 1.95, 2.3], [2.2, 2.3, 2.4, 1.7]]})  # fmt: skip
+    stop = early_stopping(h)
+    assert stop["step"].tolist() == [10, 30]  # the first of a tie
+    assert stop["loss"].tolist() == [2.0, 1.7]  # not the held-out minimum of run 0 (1.95): no peeking
+    assert h.best("loss")[0].tolist() == [1.95, 1.7] and h.best("loss")[1].tolist() == [20, 30]
+
+
+def test_curve_steps_below_is_the_first_curve_step_strictly_below():
+    h = _history({"loss": [[2.0, 1.9, 1.8, 1.7], [2.0, 2.0, 2.0, 2.0]]})
+    np.testing.assert_array_equal(curve_steps_below(h, 1.9), [20, np.nan])
+    np.testing.assert_array_equal(curve_steps_below(h, 2.01), [0, 0])
+
+
+def test_format_protocols_has_one_row_per_protocol():
+    a = train_protocol([1, 2], steps=2, config=TINY, chain=ChainConfig(T=25))
+    b = train_protocol([1, 2], DeepProtocol(pool=None, value_ratio=10), steps=2, config=TINY, chain=ChainConfig(T=25))
+    lines = format_protocols([a, b]).splitlines()
+    assert lines[-2].startswith("one sequence ") and lines[-1].startswith("fresh sequences, values 10x")
+    assert f"{a.final('kl_bayes').mean():.3f} ± {a.final('kl_bayes').std():.3f}" in lines[-2]
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: DeepProtocol(pool=0), ValueError, "pool must be >= 1, got 0"),
+        (lambda: DeepProtocol(value_ratio=-1), ValueError, "value_ratio must be a finite number >= 0"),
+        (lambda: train_protocol(42, steps=1), TypeError, "seeds must be a non-empty sequence"),
+        (lambda: train_protocol([1, 1], steps=1), ValueError, "seeds must be distinct"),
+        (lambda: train_protocol([1], "fresh", steps=1), TypeError, "protocol must be a DeepProtocol"),
+        (lambda: train_protocol([1], steps=0), ValueError, "steps must be >= 1"),
+        (lambda: early_stopping({}), TypeError, "history must be a DeepHistory"),
+        (lambda: curve_steps_below(_history({}), float("nan")), ValueError, "threshold must be a finite number"),
+        (lambda: _history({}).final("gap"), ValueError, "name must be one of"),
+        (lambda: format_protocols([]), TypeError, "non-empty sequence of DeepHistory"),
+    ],
+)
+def test_protocol_bad_input_is_one_line(call, error, message):
     with pytest.raises(error, match=message):
         call()

@@ -123,7 +123,7 @@ FLAT_PARTS = {
     "head": ("softmax", "model", "gradients", "entropy", "costs", "training"),
     "laws": ("routing", "responsibility", "em"),
     "chain": ("task", "bayes"),
-    "dynamics": ("timescales", "diagnostics", "experiments", "paper_table", "deep", "sweep"),
+    "dynamics": ("timescales", "diagnostics", "experiments", "paper_table", "deep", "deep_protocols", "sweep"),
 }
 
 

@@ -10,7 +10,8 @@ Colab copy therefore has
   ("## 3.2. ..."), equations (``\\tag{3.4}`` on the equation, "(3.4)" where it is cited),
   exercises ("**Exercise 3.1: title**" and a blockquote), solutions in a collapsed
   ``<details>``, citations as "Author et al. (Year)", and ``{doc}``/``{ref}``/``{numref}``
-  as links to the rendered book page;
+  as links to the rendered book page; a number quoted with ``{glue:text}`name:.3f``` written in
+  as the book shows it (from the value the notebook's cells glued);
 * its code cells without outputs or execution counts; solution cells, the install cell and the
   book's hide-input figure cells become Colab form cells (``# @title`` first line and
   ``cellView: form``), so their code starts collapsed as it does in the book;
@@ -34,6 +35,7 @@ from pathlib import Path
 import nbformat
 import yaml
 from docutils.nodes import make_id  # the ids Sphinx gives labels on the rendered pages
+from myst_nb.core.variables import format_plain_text  # {glue:text}`name:.2f`, formatted as in the book
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIR = "notebooks"
@@ -61,7 +63,7 @@ DIRECTIVE_OPTIONS = {
     "math": {"label", "name", "class"},
     **{name: {"class", "name"} for name in ADMONITIONS},
 }
-ROLES = {"eq", "ref", "numref", "doc", "cite", "cite:p", "cite:t", "math", "sub", "sup"}
+ROLES = {"eq", "ref", "numref", "doc", "cite", "cite:p", "cite:t", "math", "sub", "sup", "glue", "glue:text"}
 
 
 class ConversionError(ValueError):
@@ -102,6 +104,7 @@ class Context:
     equations: dict = field(default_factory=dict)  # label -> Target
     bib: dict = field(default_factory=dict)  # key -> BibEntry
     docname: str = ""  # the page being converted
+    glued: dict = field(default_factory=dict)  # name -> text/plain of a value the page's cells glued
 
     def for_doc(self, docname: str) -> "Context":
         return dataclasses.replace(self, docname=docname)
@@ -456,6 +459,11 @@ def _role(name: str, content: str, context: Context, before: str) -> str:
         raise ConversionError(f"unknown MyST role {{{name}}}`{content}`")
     if name == "math":
         return f"${content}$"
+    if name in ("glue", "glue:text"):  # the number itself, formatted as the book formats it
+        key, _, spec = content.partition(":")
+        if key not in context.glued:
+            raise ConversionError(f"{{{name}}}`{content}`: no cell of this notebook glues {key!r} (is it executed?)")
+        return format_plain_text(context.glued[key], spec)
     if name in ("sub", "sup"):
         return f"<{name}>{content}</{name}>"
     if name in ("cite", "cite:p", "cite:t"):
@@ -716,9 +724,25 @@ def _header(context: Context) -> str:
     )
 
 
+def glued_values(nb) -> dict:
+    """name -> text/plain of every value the notebook's code cells stored with myst-nb's ``glue``."""
+    found = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            book = out.get("metadata", {}).get("scrapbook")
+            if book:
+                found[book["name"]] = out["data"][book.get("mime_prefix", "") + "text/plain"]
+    return found
+
+
 def colab_notebook(nb, context: Context, docname: str | None = None):
-    """The Colab copy of one chapter notebook (a new NotebookNode; ``nb`` is not changed)."""
+    """The Colab copy of one chapter notebook (a new NotebookNode; ``nb`` is not changed).
+
+    A number the text quotes with ``{glue:text}`` is written in as the book shows it; the
+    cells that glue (tagged ``colab-remove``) are dropped.
+    """
     context = context.for_doc(docname) if docname else context
+    context = dataclasses.replace(context, glued=glued_values(nb))
     name = Path(context.docname).name
     state = ChapterState(docname=context.docname, chapter=context.chapter_numbers.get(context.docname))
     cells = [nbformat.v4.new_markdown_cell(_header(context), id="colab-header")]

@@ -19,6 +19,7 @@ from .task import (
     effective_self_transition,
     row_entropy,
     sticky_chain,
+    sample_sequences,
     authors_initial_params,
 )
 from .bayes import (
@@ -31,6 +32,7 @@ from .bayes import (
     oracle_cross_entropy,
     prior_predictive,
     enumerate_predictive,
+    mean_kl,
 )
 from .engine import Engine
 
@@ -45,6 +47,7 @@ __all__ = [
     "effective_self_transition",
     "row_entropy",
     "sticky_chain",
+    "sample_sequences",
     "authors_initial_params",
     "emission_log_likelihoods",
     "filter_step",
@@ -55,5 +58,6 @@ __all__ = [
     "oracle_cross_entropy",
     "prior_predictive",
     "enumerate_predictive",
+    "mean_kl",
     "Engine",
 ]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .._validate import as_bool, as_number, as_positive_int, as_probability, as_seed
+from .._validate import as_bool, as_generator, as_number, as_positive_int, as_probability, as_seed
 from ..head.model import Params
 
 
@@ -420,6 +420,58 @@ def sticky_chain(
         generator_state=frozen(draws["state_after"].numpy().copy()),  # (5056,) uint8
         draws=draws_from,
     )
+
+
+def sample_sequences(task: Task, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` new sequences of ``task``'s chain (its ``P``, ``mu``, noise and length), from a numpy generator.
+
+    The book's own sampler, for protocols that need many sequences (fresh
+    ones at every step, chapter 11): it does not replay the authors' stream
+    and touches no global generator. Each chain starts in a uniform state
+    (the chain's stationary distribution), moves by ``P`` (inverse CDF of
+    the current row) and shows ``x_t = mu[y_{t-1}] + noise * eps_t``, as
+    :func:`sticky_chain` does.
+
+    Parameters
+    ----------
+    task : Task
+        The chain to sample from (only ``P``, ``mu``, ``noise`` and ``T`` are used).
+    n : int >= 1
+        Number of sequences.
+    rng : None, int or numpy.random.Generator
+        The source of randomness (:func:`attnlib._validate.as_generator`); a
+        Generator moves on.
+
+    Returns
+    -------
+    X : numpy.ndarray, shape (n, N, d_x), float64
+    y : numpy.ndarray, shape (n, N), int64
+        ``N = T - 1`` positions, as in ``task``.
+
+    Examples
+    --------
+    >>> task = sticky_chain(42, T=40)
+    >>> X, y = sample_sequences(task, 3, np.random.default_rng(0))
+    >>> X.shape, y.shape, y.dtype
+    ((3, 39, 20), (3, 39), dtype('int64'))
+    >>> bool(np.array_equal(sample_sequences(task, 3, 0)[1], sample_sequences(task, 3, 0)[1]))
+    True
+    """
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be an attnlib Task, got {type(task).__name__}")
+    n = as_positive_int(n, "n")
+    rng = as_generator(rng, "rng")
+    S, T = task.n_symbols, task.T
+    cumulative = np.cumsum(task.P, axis=1)  # (S, S)
+    states = np.empty((n, T), dtype=np.int64)  # (n, T)
+    states[:, 0] = rng.integers(0, S, size=n)
+    u = rng.random((n, T - 1))  # (n, T-1)
+    for t in range(1, T):
+        above = u[:, t - 1, None] >= cumulative[states[:, t - 1]]  # (n, S)  rows' CDF entries at or below u
+        states[:, t] = np.minimum(above.sum(axis=1), S - 1)  # (n,)  rounding: a CDF that ends below 1
+    noise = rng.standard_normal((n, T - 1, task.d_x))  # (n, N, d_x)
+    X = task.mu[states[:, :-1]] + task.noise * noise  # (n, N, d_x)
+    return X, states[:, 1:].copy()
 
 
 def authors_initial_params(

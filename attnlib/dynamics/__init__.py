@@ -1,15 +1,16 @@
-"""What training does (chapters 6-10): the experiments and the measurements made on them.
+"""What training does (chapters 6-11): the experiments and the measurements made on them.
 
 The toy feedback loop (:mod:`~attnlib.dynamics.toy`), the two timescales
 (:mod:`~attnlib.dynamics.timescales`), the paper's table
-(:mod:`~attnlib.dynamics.paper_table`), the authors' deep variant
-(:mod:`~attnlib.dynamics.deep`) and the book's controls around it
+(:mod:`~attnlib.dynamics.paper_table`) and the book's controls around it
 (:mod:`~attnlib.dynamics.experiments`), the diagnostics of a trained head
 (:mod:`~attnlib.dynamics.diagnostics`) and its failure signatures
-(:mod:`~attnlib.dynamics.signatures`), and chapter 10's variants of the head
+(:mod:`~attnlib.dynamics.signatures`), chapter 10's variants of the head
 (:mod:`~attnlib.dynamics.variants`) with the sweep over them
-(:mod:`~attnlib.dynamics.sweep`). Nothing here plots or prints to the screen:
-functions return arrays, histories and text.
+(:mod:`~attnlib.dynamics.sweep`), and the authors' deep variant
+(:mod:`~attnlib.dynamics.deep`) with chapter 11's protocols for it
+(:mod:`~attnlib.dynamics.deep_protocols`). Nothing here plots or prints to the
+screen: functions return arrays, histories and text.
 """
 
 from . import toy, variants
@@ -60,14 +61,27 @@ from .experiments import (
     heldout_curves,
 )
 from .deep import (
+    AUTHORS_DEEP_RUN,
     AUTHORS_EVAL_EVERY,
     HELD_OUT_OFFSET,
     DeepConfig,
     DeepRun,
     deep_logits,
+    deep_predictive,
     format_deep,
     init_deep_weights,
     train_deep,
+)
+from .deep_protocols import (
+    CURVE_METRICS,
+    DATA_STREAM,
+    VALIDATION_OFFSET,
+    DeepHistory,
+    DeepProtocol,
+    early_stopping,
+    format_protocols,
+    curve_steps_below,
+    train_protocol,
 )
 from .paper_table import (
     PAPER_STICKY_CHAIN,
@@ -169,14 +183,25 @@ __all__ = [
     "format_authors_comparison",
     "DYNAMICS",
     "RECORD_DYNAMICS",
+    "AUTHORS_DEEP_RUN",
     "AUTHORS_EVAL_EVERY",
     "HELD_OUT_OFFSET",
     "DeepConfig",
     "DeepRun",
     "deep_logits",
+    "deep_predictive",
     "format_deep",
     "init_deep_weights",
     "train_deep",
+    "CURVE_METRICS",
+    "DATA_STREAM",
+    "VALIDATION_OFFSET",
+    "DeepHistory",
+    "DeepProtocol",
+    "early_stopping",
+    "format_protocols",
+    "curve_steps_below",
+    "train_protocol",
     "GROUPS",
     "base_rates",
 ]
