@@ -60,7 +60,8 @@ def transition_matrix(n_symbols: int = 8, self_prob: float = 0.3, *, published: 
 
     Notes
     -----
-    Chapter 7, eq. ``sticky-P``. PROTOCOL.md, "The sticky Markov-chain experiment".
+    Chapter 7, eq. ``sticky-P``; the matrix of the authors' script,
+    ``experiments/paper2_gradient/em_vs_sgd_multiseed.py`` in ``vishalmisra/bayesian-wind-tunnel``.
 
     Examples
     --------
@@ -352,7 +353,7 @@ def sticky_chain(
 
     Notes
     -----
-    Draw order (PROTOCOL.md): ``mu = randn(n, d_x)`` under
+    Draw order (the authors' script, ``em_vs_sgd_multiseed.py``): ``mu = randn(n, d_x)`` under
     ``torch.manual_seed(embed_seed)`` with the global state saved before and
     restored after; then ``torch.manual_seed(seed)`` and
     ``np.random.seed(seed)``; ``y_0 = torch.randint(0, n, (1,))``; each next

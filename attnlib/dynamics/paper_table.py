@@ -28,7 +28,7 @@ from ..head.training import ARMS, EM_LIKE, SGD
 from .experiments import RunSet, RunSpec, plus_minus, run_specs, speedup
 
 
-#: What the paper reports for the sticky chain (PROTOCOL.md); nothing else is given.
+#: What the paper reports for the sticky chain (its table and text); nothing else is given.
 PAPER_STICKY_CHAIN = {"steps": 1000, "em_steps_to_sgd": {"mean": 430.0, "std": 143.0}, "speedup": 2.3}
 
 #: The authors' script run as it is (``vishalmisra/bayesian-wind-tunnel`` at commit 670c6d6,
