@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from attnlib import backward, forward, init_params
 from attnlib.chain.engine import kernel as fused, step as batched_step
-from attnlib.chain.engine import Engine, row_blocks
+from attnlib.chain.engine import Diverged, Engine, row_blocks
 from attnlib.chain.task import ChainConfig, sticky_chain
 from attnlib.head.training import ARMS, LearningRates, arm_rates, train
 
@@ -244,3 +244,15 @@ def test_engine_matches_the_plain_autograd_protocol(backend):
         plain = plain_autograd_training(task.X, task.y, _initial(42), lrs, 10)
         np.testing.assert_allclose(h.losses, plain.losses, rtol=1e-5)
         assert h.final_loss == pytest.approx(plain.final_loss, rel=1e-5)
+
+
+def test_a_diverging_run_stops_with_one_line_naming_it():
+    """Too large a rate: a one-line error naming the run and its rates, never NaN losses."""
+    task = sticky_chain(42, T=60)
+    params = ChainConfig(T=60).initial_params(42)
+    engine = Engine([(task.X, task.y, params, LearningRates.sgd(0.01)),
+                     (task.X, task.y, params, LearningRates.sgd(100.0))], workers=1)
+    with pytest.raises(Diverged, match=r"^runs\[1\] diverged: its loss is not finite from step \d+ on, "
+                                       r"with learning rates LearningRates\(W_Q=100.0.*lower them$") as err:
+        engine.run(50)
+    assert err.value.run == 1 and 0 < err.value.step < 50 and "\n" not in str(err.value)

@@ -238,3 +238,12 @@ def test_runset_is_a_frozen_record(small_runs):
     assert isinstance(small_runs, RunSet)
     with pytest.raises(AttributeError):
         small_runs.specs = ()
+
+
+def test_run_specs_names_the_run_that_diverged():
+    from attnlib.chain.engine import Diverged
+
+    specs = [RunSpec.paper(42, "SGD", chain=ChainConfig(T=60)), RunSpec.paper(7, "EM-like", base_lr=100.0,
+                                                                              chain=ChainConfig(T=60))]
+    with pytest.raises(Diverged, match=r"^the EM-like run of seed 7 diverged: its loss is not finite from step \d+"):
+        run_specs(specs, steps=60, checkpoints=(30,))

@@ -25,7 +25,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from .._validate import as_positive_int, as_seed
-from ..chain.engine import Engine
+from ..chain.engine import Diverged, Engine
 from ..chain.task import ChainConfig, Task
 from ..head.gradients import backward
 from ..head.model import Params, forward
@@ -214,7 +214,13 @@ def run_specs(
         runs = [(t.X, t.y, p, s.lrs) for s, t, p in zip(specs, run_tasks, current)]
         report = None if progress is None else (lambda t, start=start: progress(start + t))
         engine = Engine(runs, workers=workers, backend=backend)
-        histories = engine.run(stop - start, record=record, progress=report)
+        try:
+            histories = engine.run(stop - start, record=record, progress=report)
+        except Diverged as err:
+            spec = specs[err.run]
+            raise Diverged(f"the {spec.arm} run of seed {spec.seed} diverged: its loss is not finite from step "
+                           f"{start + err.step} on, with learning rates {spec.lrs}; lower them",
+                           err.run, start + err.step) from None
         segments.append(histories)
         current = [h.params for h in histories]
         for r, p in enumerate(current):

@@ -7,7 +7,7 @@ is a detail behind it: :mod:`~attnlib.chain.engine.step` holds the batched step
 loads ``kernel.c``, the fused C kernel the compiled path calls.
 """
 
-from .runner import Engine, StepGrads
+from .runner import Diverged, Engine, StepGrads
 from .step import row_blocks
 
-__all__ = ["Engine", "StepGrads", "row_blocks"]
+__all__ = ["Diverged", "Engine", "StepGrads", "row_blocks"]

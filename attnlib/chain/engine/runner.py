@@ -284,6 +284,7 @@ class Engine:
         histories = [None] * self.n_runs
         for chunk, res in zip(chunks, results):
             for r, i in enumerate(chunk):
+                _check_finite(i, res["per_step"]["loss"][r], res["logits"][r], self._lrs[i])
                 final_loss, final_entropy, final_accuracy = predictive_metrics(
                     res["logits"][r].astype(np.float64), self._y[i]
                 )
@@ -465,3 +466,29 @@ class Engine:
             scores=as64(out["scores"]) if dense else None,
             values=as64(out["values"]) if dense else None,
         )
+
+
+class Diverged(ValueError):
+    """A run's loss stopped being finite: its learning rates are too large for it.
+
+    ``run`` is the run's index, ``step`` the first update whose loss is not finite
+    (``steps`` when only the final forward pass is).
+    """
+
+    def __init__(self, message: str, run: int, step: int):
+        super().__init__(message)
+        self.run, self.step = run, step
+
+
+def _check_finite(run: int, losses: np.ndarray, logits: np.ndarray, lrs) -> None:
+    """Raise :class:`Diverged`, in one line, if run ``run`` left finite numbers."""
+    bad = np.flatnonzero(~np.isfinite(losses))  # (k,)
+    if bad.size == 0 and np.all(np.isfinite(logits)):
+        return
+    step = int(bad[0]) if bad.size else len(losses)
+    raise Diverged(
+        f"runs[{run}] diverged: its loss is not finite from step {step} on, with learning rates {lrs}; "
+        "lower them",
+        run,
+        step,
+    )
