@@ -12,7 +12,7 @@ this list (``tests/test_layout.py`` checks it):
   (chapters 3, 4, 7);
 * :mod:`attnlib.chain`: the paper's sticky chain, its Bayes predictor and
   the fast engine (chapters 8-9);
-* :mod:`attnlib.dynamics`: the experiments and measurements (chapters 6-10);
+* :mod:`attnlib.dynamics`: the experiments and measurements (chapters 6-11);
 * :mod:`attnlib.teaching`: plots, explorers, exercises, assignments.
 
 The names every chapter uses are re-exported here.

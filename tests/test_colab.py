@@ -122,7 +122,7 @@ def test_exercises_are_numbered_and_solutions_collapsed(path):
             assert cell.source.count("</summary>\n\n") == cell.source.count("<summary>")
             assert cell.source.count("\n\n</details>") == cell.source.count("</details>")
     code = [(c, s) for c, s in zip(
-        [c for c in nb.cells if c.cell_type == "code"], [c for c in source.cells if c.cell_type == "code"])]
+        [c for c in nb.cells if c.cell_type == "code"], _kept_code_cells(source))]
     solutions = [c for c, s in code if "solution" in s.metadata.get("tags", [])]
     assert solutions, f"{path.name} has no solution code cell"
     for cell in solutions:
@@ -144,9 +144,14 @@ def test_first_code_cell_is_the_install_cell(path):
     assert rest == source_install.source, "the install cell must be copied as it is"
 
 
+def _kept_code_cells(nb) -> list:
+    """The chapter's code cells that its Colab copy keeps: all but those tagged to be dropped (cells that glue)."""
+    return [c for c in nb.cells if c.cell_type == "code" and cn.DROP_TAG not in c.metadata.get("tags", [])]
+
+
 def test_code_cells_are_kept_in_order(context):
     for path in CHAPTERS:
-        source = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        source = [c.source for c in _kept_code_cells(nbformat.read(path, as_version=4))]
         copy = [re.sub(r"\A# @title [^\n]*\n", "", c.source) for c in _copy(path).cells if c.cell_type == "code"]
         assert copy == source, f"colab/{path.name}: code cells differ from the chapter's"
 

@@ -262,3 +262,44 @@ def test_format_protocols_has_one_row_per_protocol():
 def test_protocol_bad_input_is_one_line(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_deep_attention_and_values_are_the_patterns_and_values_the_forward_pass_uses():
+    """Row-stochastic, causal, one per layer and head; stacked runs give each run's own; arrays work as tensors."""
+    from attnlib.dynamics.deep import deep_attention, deep_values
+
+    cfg = DeepConfig(d_model=16, n_layers=2, n_heads=4)
+    W = init_deep_weights(cfg, 20, 8, torch.Generator().manual_seed(0))
+    X = torch.randn(9, 20, generator=torch.Generator().manual_seed(1))
+    A = deep_attention(W, X, cfg)  # (L, H, N, N)
+    assert A.shape == (2, 4, 9, 9) and A.dtype == np.float64
+    np.testing.assert_allclose(A.sum(axis=-1), 1.0, atol=1e-6)
+    assert np.all(np.triu(A, k=1) == 0)
+    V = deep_values(W, X, cfg)  # (L, H, N, d_head)
+    assert V.shape == (2, 4, 9, 4)
+    # block 0 by hand: LayerNorm of the input projection, then the query, key and value maps
+    with torch.no_grad():
+        a = torch.nn.functional.layer_norm(X @ W["in.weight"].T + W["in.bias"], (16,))  # (N, D)
+        q, k, v = ((a @ W[f"block0.{n}.weight"].T + W[f"block0.{n}.bias"]).view(9, 4, 4).transpose(0, 1)
+                   for n in "qkv")  # each (H, N, d)
+        s = (q @ k.transpose(1, 2) / 2.0).masked_fill(torch.triu(torch.ones(9, 9), 1).bool(), float("-inf"))
+        np.testing.assert_allclose(A[0], torch.softmax(s, dim=-1).numpy(), atol=1e-6)
+        np.testing.assert_allclose(V[0], v.numpy(), atol=1e-6)
+    two = {k: torch.stack([w, 2 * w]) for k, w in W.items()}  # (2, ...) two runs
+    stacked = deep_attention(two, torch.stack([X, X]), cfg)  # (R, L, H, N, N)
+    np.testing.assert_allclose(stacked[0], A, rtol=0, atol=1e-6)  # float32, batched matmuls
+    assert not np.allclose(stacked[1], A)
+    np.testing.assert_array_equal(deep_attention({k: w.detach().numpy() for k, w in W.items()}, X.numpy(), cfg), A)
+    with pytest.raises(TypeError, match="DeepConfig"):
+        deep_attention(W, X, {"d_model": 16})
+
+
+def test_a_protocol_history_keeps_its_initial_weights():
+    h = train_protocol([42, 7], steps=2, curve_every=1, config=SMALL, chain=ChainConfig(T=30))
+    start = init_deep_weights(SMALL, 20, 8, torch.Generator().set_state(
+        torch.from_numpy(ChainConfig(T=30).task(42 + HELD_OUT_OFFSET).generator_state.copy())))
+    assert list(h.initial_weights) == list(h.weights)
+    for name, w in start.items():
+        np.testing.assert_array_equal(h.initial_weights[name][0], w.detach().numpy())
+    assert not np.array_equal(h.initial_weights["out.weight"], h.weights["out.weight"])
+

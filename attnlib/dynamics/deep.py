@@ -255,6 +255,45 @@ def _layer_norm(x, weight, bias):
     return nnf.layer_norm(x, x.shape[-1:]) * weight.unsqueeze(-2) + bias.unsqueeze(-2)  # (R, N, D)
 
 
+def _forward(W: dict, X, config: DeepConfig, generator=None, record: dict | None = None):
+    """The forward pass of :func:`deep_logits`; with ``record`` a dict, it also keeps each block's pattern and values.
+
+    ``record["attention"]`` becomes a list of ``n_layers`` tensors ``(..., H, N, N)``
+    (the softmax weights before dropout) and ``record["values"]`` one of
+    ``(..., H, N, d)`` (the value vectors of every head).
+    """
+    import torch
+
+    runs = X.dim() == 3
+    if runs and W["in.weight"].dim() != 3:
+        raise ValueError(f"X of shape {tuple(X.shape)} holds several runs: W must be stacked per run, got "
+                         f"in.weight of shape {tuple(W['in.weight'].shape)}")  # fmt: skip
+    lead, N = X.shape[:-2], X.shape[-2]  # () or (R,)
+    D, H, d = config.d_model, config.n_heads, config.d_head
+    p = config.dropout
+    future = torch.triu(torch.ones(N, N), diagonal=1).bool()  # (N, N)  True above the diagonal: masked
+    x = _linear_map(X, W["in.weight"], W["in.bias"])  # (..., N, D)
+    for b in range(config.n_layers):
+        w = lambda name: (W[f"block{b}.{name}.weight"], W[f"block{b}.{name}.bias"])  # noqa: E731
+        a = _layer_norm(x, *w("ln1"))  # (..., N, D)
+        q = _linear_map(a, *w("q")).view(*lead, N, H, d).transpose(-3, -2)  # (..., H, N, d)
+        k = _linear_map(a, *w("k")).view(*lead, N, H, d).transpose(-3, -2)  # (..., H, N, d)
+        v = _linear_map(a, *w("v")).view(*lead, N, H, d).transpose(-3, -2)  # (..., H, N, d)
+        scores = torch.matmul(q, k.transpose(-2, -1)) / (d**0.5)  # (..., H, N, N)
+        alpha = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)  # (..., H, N, N)
+        if record is not None:
+            record.setdefault("attention", []).append(alpha)  # (..., H, N, N)  before dropout
+            record.setdefault("values", []).append(v)  # (..., H, N, d)
+        alpha = _dropout(alpha, p, generator)  # (..., H, N, N)
+        heads = torch.matmul(alpha, v).transpose(-3, -2).contiguous().view(*lead, N, D)  # (..., N, D)
+        x = x + _linear_map(heads, *w("o"))  # (..., N, D)
+        h = torch.nn.functional.gelu(_linear_map(_layer_norm(x, *w("ln2")), *w("ff1")))  # (..., N, 4D)
+        h = _linear_map(_dropout(h, p, generator), *w("ff2"))  # (..., N, D)
+        x = x + _dropout(h, p, generator)  # (..., N, D)
+    x = _layer_norm(x, W["ln_final.weight"], W["ln_final.bias"])  # (..., N, D)
+    return _linear_map(x, W["out.weight"], W["out.bias"])  # (..., N, C)
+
+
 def deep_logits(W: dict, X, config: DeepConfig, generator=None):
     """Logits of the model; dropout is on when a ``generator`` is given (training mode), off otherwise.
 
@@ -282,33 +321,74 @@ def deep_logits(W: dict, X, config: DeepConfig, generator=None):
     >>> deep_logits(two, torch.zeros(2, 5, 3), cfg).shape
     torch.Size([2, 5, 4])
     """
+    return _forward(W, X, config, generator)  # (..., N, C)
+
+
+def deep_attention(W: dict, X, config: DeepConfig) -> np.ndarray:
+    """The attention patterns of every layer and head, dropout off, in float64 (for the failure signatures).
+
+    Parameters
+    ----------
+    W, X, config
+        As for :func:`deep_logits` (one run or ``R`` stacked runs); ``W`` and
+        ``X`` may also be NumPy arrays (such as :attr:`DeepHistory.weights`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (L, H, N, N), or (R, L, H, N, N) for stacked runs
+        ``[l, h, i, j]`` is the weight query ``i`` of head ``h`` in block ``l``
+        puts on key ``j`` (the softmax of the causal scores; zero for ``j > i``);
+        every row sums to 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> cfg = DeepConfig(d_model=8, n_layers=2, n_heads=2)
+    >>> W = init_deep_weights(cfg, 3, 4, torch.Generator().manual_seed(0))
+    >>> A = deep_attention(W, torch.randn(5, 3, generator=torch.Generator().manual_seed(1)), cfg)
+    >>> A.shape, bool(np.allclose(A.sum(axis=-1), 1.0)), float(A[0, 0, 0, 1])
+    ((2, 2, 5, 5), True, 0.0)
+    """
+    return _recorded(W, X, config, "attention")  # (..., L, H, N, N)
+
+
+def deep_values(W: dict, X, config: DeepConfig) -> np.ndarray:
+    """The value vectors of every layer and head, dropout off, in float64 (for the value-norm signature).
+
+    Parameters
+    ----------
+    W, X, config
+        As for :func:`deep_attention`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (L, H, N, d_head), or (R, L, H, N, d_head) for stacked runs
+        Row ``j`` of ``[l, h]`` is the value ``v_j`` head ``h`` of block ``l``
+        offers position ``j``: the block's LayerNorm of its input times ``W_V``, plus the bias.
+
+    Examples
+    --------
+    >>> import torch
+    >>> cfg = DeepConfig(d_model=8, n_layers=2, n_heads=2)
+    >>> W = init_deep_weights(cfg, 3, 4, torch.Generator().manual_seed(0))
+    >>> deep_values(W, torch.zeros(5, 3), cfg).shape
+    (2, 2, 5, 4)
+    """
+    return _recorded(W, X, config, "values")  # (..., L, H, N, d_head)
+
+
+def _recorded(W: dict, X, config: DeepConfig, name: str) -> np.ndarray:
+    """One recorded quantity of the forward pass, stacked over the blocks on the axis before the heads."""
     import torch
 
-    runs = X.dim() == 3
-    if runs and W["in.weight"].dim() != 3:
-        raise ValueError(f"X of shape {tuple(X.shape)} holds several runs: W must be stacked per run, got "
-                         f"in.weight of shape {tuple(W['in.weight'].shape)}")  # fmt: skip
-    lead, N = X.shape[:-2], X.shape[-2]  # () or (R,)
-    D, H, d = config.d_model, config.n_heads, config.d_head
-    p = config.dropout
-    future = torch.triu(torch.ones(N, N), diagonal=1).bool()  # (N, N)  True above the diagonal: masked
-    x = _linear_map(X, W["in.weight"], W["in.bias"])  # (..., N, D)
-    for b in range(config.n_layers):
-        w = lambda name: (W[f"block{b}.{name}.weight"], W[f"block{b}.{name}.bias"])  # noqa: E731
-        a = _layer_norm(x, *w("ln1"))  # (..., N, D)
-        q = _linear_map(a, *w("q")).view(*lead, N, H, d).transpose(-3, -2)  # (..., H, N, d)
-        k = _linear_map(a, *w("k")).view(*lead, N, H, d).transpose(-3, -2)  # (..., H, N, d)
-        v = _linear_map(a, *w("v")).view(*lead, N, H, d).transpose(-3, -2)  # (..., H, N, d)
-        scores = torch.matmul(q, k.transpose(-2, -1)) / (d**0.5)  # (..., H, N, N)
-        alpha = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)  # (..., H, N, N)
-        alpha = _dropout(alpha, p, generator)  # (..., H, N, N)
-        heads = torch.matmul(alpha, v).transpose(-3, -2).contiguous().view(*lead, N, D)  # (..., N, D)
-        x = x + _linear_map(heads, *w("o"))  # (..., N, D)
-        h = torch.nn.functional.gelu(_linear_map(_layer_norm(x, *w("ln2")), *w("ff1")))  # (..., N, 4D)
-        h = _linear_map(_dropout(h, p, generator), *w("ff2"))  # (..., N, D)
-        x = x + _dropout(h, p, generator)  # (..., N, D)
-    x = _layer_norm(x, W["ln_final.weight"], W["ln_final.bias"])  # (..., N, D)
-    return _linear_map(x, W["out.weight"], W["out.bias"])  # (..., N, C)
+    if not isinstance(config, DeepConfig):
+        raise TypeError(f"config must be a DeepConfig, got {type(config).__name__}")
+    W = {name: torch.as_tensor(w) for name, w in W.items()}  # tensors, or arrays such as DeepHistory.weights
+    X = X if isinstance(X, torch.Tensor) else torch.from_numpy(np.asarray(X, dtype=np.float32))  # (..., N, d_x)
+    record: dict = {}
+    with torch.no_grad():
+        _forward(W, X, config, None, record)
+        return torch.stack(record[name], dim=-4).double().numpy()  # (..., L, H, N, .)
 
 
 def deep_predictive(W: dict, X, config: DeepConfig) -> np.ndarray:

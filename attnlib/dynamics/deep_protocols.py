@@ -34,7 +34,7 @@ classes, ``K`` points of the curve.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -122,6 +122,8 @@ class DeepHistory:
     weights : dict name -> numpy.ndarray
         The final weights, stacked per run: shape ``(R, ...)`` with the names
         and shapes of :func:`attnlib.dynamics.deep.init_deep_weights`.
+    initial_weights : dict name -> numpy.ndarray
+        The weights before the first update, stacked the same way.
     """
 
     seeds: tuple
@@ -134,6 +136,7 @@ class DeepHistory:
     bayes_loss: np.ndarray
     H_min: float
     weights: dict
+    initial_weights: dict = field(default_factory=dict)
 
     def final(self, name: str) -> np.ndarray:
         """The last point of curve ``name`` for every run, shape ``(R,)``."""
@@ -242,6 +245,7 @@ def _train(seeds, protocol: DeepProtocol, steps: int, config: DeepConfig, chain:
     import torch.nn.functional as nnf
 
     tasks, streams, W = _weights_of(seeds, config, chain)
+    initial = {name: w.detach().numpy().copy() for name, w in W.items()}  # each (R, ...)
     R = len(seeds)
     as_x = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float32))  # noqa: E731  (..., N, d_x) float32
     X_auth = as_x(np.stack([t[0].X for t in tasks]))  # (R, N, d_x)  the authors' training sequences
@@ -319,6 +323,7 @@ def _train(seeds, protocol: DeepProtocol, steps: int, config: DeepConfig, chain:
         bayes_loss=np.array([-np.log(q[np.arange(len(y)), y]).mean() for q, y in zip(bayes, y_test)]),
         H_min=float(tasks[0][0].H_min),
         weights={name: w.detach().numpy().copy() for name, w in W.items()},  # each (R, ...)
+        initial_weights=initial,
     )
 
 
