@@ -28,29 +28,13 @@ from attnlib.teaching import _build_inputs  # noqa: E402
 from attnlib.teaching.assignments import solution_texts  # noqa: E402
 from attnlib.teaching.chapter_exercises import chapter_exercises  # noqa: E402
 from attnlib.teaching.otter_build import build_otter_assignments  # noqa: E402
+from tests.chapter_answers import PACKAGE_ANSWERS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CODE_CHAPTERS = [p for p in CHAPTERS if any(e.kind == "code" for e in chapter_exercises(nbformat.read(p, as_version=4)))]
 IDS = [p.stem for p in CODE_CHAPTERS]
 
-#: For each checker, the package's own function that answers it (what a student might import).
-PACKAGE_ANSWERS = {
-    "check_cross_entropy_grad": "attnlib.head.softmax.cross_entropy_grad",
-    "check_softmax_backward": "attnlib.head.softmax.softmax_backward",
-    "check_score_grad": "attnlib.laws.routing.score_gradient",
-    "check_score_grad_from_probs": "attnlib.teaching.exercises.ch03._from_probs",
-    "check_value_grad": "attnlib.laws.responsibility.value_grad",
-    "check_weighted_mean": "attnlib.laws.responsibility.responsibility_weighted_mean",
-    "check_query_key_grads": "attnlib.teaching.exercises.ch05._query_key_grads",
-    "check_weight_grads": "attnlib.teaching.exercises.ch05._weight_grads",
-    "check_value_drift": "attnlib.teaching.exercises.ch06.value_drift",
-    "check_m_step_grad": "attnlib.teaching.exercises.ch07._reference",
-    "check_em_steps_to_sgd": "attnlib.teaching.exercises.ch08._book_em_steps_to_sgd",
-    "check_filter_step": "attnlib.teaching.exercises.ch09._reference_filter_step",
-    "check_effective_dimension": "attnlib.teaching.exercises.ch09._reference_effective_dimension",
-    "check_layer_norm_backward": "attnlib.dynamics.variants.layer_norm_backward",
-}
 
 
 @pytest.fixture(scope="module")
