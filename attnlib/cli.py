@@ -234,10 +234,33 @@ def register_assignments(subparsers) -> None:
     build.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="where to write (created if missing)")
     build.add_argument("--notebooks", type=Path, default=None, metavar="DIR",
                        help="the chapter notebooks (default: this repository's notebooks/)")  # fmt: skip
+    build.add_argument("--format", choices=("chapters", "otter"), default="chapters",
+                       help="chapters: whole chapters, student and instructor (default); otter: Otter-Grader "
+                            "assignments of each chapter's exercises, OUT_DIR/otter/NN_name/{student,autograder}/")
     build.set_defaults(handler=_assignments_build)
 
 
 def _assignments_build(args) -> int:
+    from .teaching._build_inputs import MissingExtra
+
+    try:
+        return _build_otter(args) if args.format == "otter" else _build_chapters(args)
+    except MissingExtra as missing:
+        print(f"attnlib assignments build: error: {missing}", file=sys.stderr)
+        return 2
+
+
+def _build_otter(args) -> int:
+    from .teaching.otter_build import build_otter_assignments
+
+    result = build_otter_assignments(args.out_dir, args.notebooks)
+    print(f"{len(result.students)} Otter assignments in {result.root}")
+    for name in result.students:
+        print(f"{name}: {result.students[name].relative_to(result.root)}, {result.autograders[name].relative_to(result.root)}")
+    return 0
+
+
+def _build_chapters(args) -> int:
     from .teaching.assignments import build_assignments
 
     result = build_assignments(args.out_dir, args.notebooks)

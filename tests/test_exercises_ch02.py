@@ -13,6 +13,7 @@ import attnlib
 from attnlib import softmax_backward
 from attnlib.teaching.exercises import check_softmax_backward
 from attnlib.reference import torch_masked_softmax
+from tests.chapter_answers import written_answer
 
 
 # --------------------------------------------------------------------------- softmax_backward
@@ -59,10 +60,14 @@ def test_softmax_backward_validates_its_inputs():
 
 
 # --------------------------------------------------------------------------- the checker
-def test_the_books_function_passes():
-    result = check_softmax_backward(softmax_backward)
+def test_the_chapters_answer_passes_and_the_packages_own_function_gets_no_credit():
+    result = check_softmax_backward(written_answer("check_softmax_backward"))
     assert result.passed and result.n_cases == 6
     assert result.message == "softmax backward: correct on all 6 cases."
+    refused = check_softmax_backward(softmax_backward)
+    assert not refused.passed and refused.message == (
+        "softmax backward: no credit: the answer runs the book's own attnlib.head.softmax.softmax_backward; "
+        "write the computation yourself.")
 
 
 def _expectation(a, g):

@@ -24,6 +24,7 @@ from attnlib.laws.routing import (
     score_gradient,
     step_sweep,
 )
+from tests.chapter_answers import written_answer
 
 
 def book_from_probs(alpha, V, W_O, P, y):
@@ -35,10 +36,12 @@ CHECKERS = [(check_score_grad, score_gradient), (check_score_grad_from_probs, bo
 
 # --------------------------------------------------------------------------- the checkers
 @pytest.mark.parametrize("checker, book", CHECKERS)
-def test_the_books_function_passes(checker, book):
-    result = checker(book)
+def test_the_chapters_answer_passes_and_the_packages_own_function_gets_no_credit(checker, book):
+    result = checker(written_answer(checker.__name__))
     assert result.passed and bool(result)
     assert "correct on all" in result.message
+    refused = checker(book)
+    assert not refused.passed and "no credit: the answer runs the book's own attnlib." in refused.message
 
 
 def test_a_student_loop_version_passes():
@@ -71,7 +74,7 @@ def test_each_from_probs_mistake_gets_its_hint(mistake):
 
 def test_the_mistakes_are_distinguishable_on_the_first_case():
     """Two mistakes with different hints must give different answers, or a hint would be ambiguous."""
-    pairs = [(SCORE_GRAD_MISTAKES, ch03._score_grad_cases()), (FROM_PROBS_MISTAKES, ch03._from_probs_cases())]
+    pairs = [(SCORE_GRAD_MISTAKES, ch03._score_grad_cases("public")), (FROM_PROBS_MISTAKES, ch03._from_probs_cases("public"))]
     for mistakes, cases in pairs:
         args = cases[0].args
         answers = [np.asarray(m.answer(*args), dtype=float) for m in mistakes]
@@ -115,7 +118,7 @@ def test_a_non_array_answer_is_reported():
 
 def test_an_in_place_edit_cannot_spoil_the_reference():
     def vandal(alpha, U, V):
-        answer = score_gradient(alpha, U, V)
+        answer = written_answer("check_score_grad")(alpha, U, V)
         alpha[:] = 0.0
         U *= 100.0
         return answer
@@ -130,10 +133,10 @@ def test_masked_entries_must_be_zero():
 
 
 def test_cases_cover_the_edge_cases():
-    labels = " | ".join(c.label for c in ch03._score_grad_cases())
+    labels = " | ".join(c.label for c in ch03._score_grad_cases("public"))
     for needle in ["causal", "non-causal", "N=1", "d_v=1", "huge scores"]:
         assert needle in labels
-    alphas = [c.args[0] for c in ch03._score_grad_cases()]
+    alphas = [c.args[0] for c in ch03._score_grad_cases("public")]
     assert any(np.sort(a, axis=1)[:, -1].max() > 1 - 1e-12 for a in alphas)  # nearly one-hot rows
     assert check_score_grad(score_gradient).n_cases == len(alphas)
 

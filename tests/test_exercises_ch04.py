@@ -33,6 +33,7 @@ from attnlib.laws.responsibility import (  # noqa: E402
     value_step_compat_change,
 )
 from .strategies import heads
+from tests.chapter_answers import written_answer
 
 
 # --------------------------------------------------------------------------- the value law
@@ -192,8 +193,9 @@ def test_value_update_quiver_draws_one_arrow_set_per_query_and_validates():
 
 # --------------------------------------------------------------------------- check_value_grad
 def test_the_books_value_grad_passes():
-    result = check_value_grad(value_grad)
+    result = check_value_grad(written_answer("check_value_grad"))
     assert result.passed and result.message == "value gradient: correct on all 6 cases."
+    assert "no credit" in check_value_grad(value_grad).message
     assert check_value_grad(lambda alpha, U: alpha.T @ U).passed
 
 
@@ -233,13 +235,14 @@ def test_value_checker_is_not_fooled_by_in_place_edits():
         return alpha.T @ U
 
     assert not check_value_grad(sneaky).passed
-    assert check_value_grad(value_grad).passed  # the reference inputs are intact
+    assert check_value_grad(lambda alpha, U: alpha.T @ U).passed  # the reference inputs are intact
 
 
 # --------------------------------------------------------------------------- check_weighted_mean
 def test_the_books_weighted_mean_passes():
-    result = check_weighted_mean(responsibility_weighted_mean)
+    result = check_weighted_mean(written_answer("check_weighted_mean"))
     assert result.passed and result.message == "weighted mean: correct on all 6 cases."
+    assert "no credit" in check_weighted_mean(responsibility_weighted_mean).message
 
 
 # The first mistake (N_k + eps) is only a pattern for the tiny case: tested with a real function below.

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import attnlib
 from attnlib.teaching.exercises.ch06 import _MISTAKES, check_value_drift, value_drift
+from tests.chapter_answers import written_answer
 
 
 @st.composite
@@ -43,8 +44,9 @@ def test_value_drift_with_one_hot_positions_is_the_free_value_step():
 
 # --------------------------------------------------------------------------- the checker
 def test_the_books_answer_passes():
-    result = check_value_drift(value_drift)
+    result = check_value_drift(written_answer("check_value_drift"))
     assert result.passed and result.message == "value drift: correct on all 8 cases."
+    assert "no credit" in check_value_drift(value_drift).message
     assert check_value_drift(lambda alpha, U, X, eta: -eta * X @ (X.T @ (alpha.T @ U))).passed
 
 
@@ -111,4 +113,4 @@ def test_in_place_edits_cannot_spoil_the_reference():
         return value_drift(alpha, U, X, eta)
 
     assert not check_value_drift(sneaky).passed
-    assert check_value_drift(value_drift).passed
+    assert check_value_drift(written_answer("check_value_drift")).passed

@@ -7,16 +7,18 @@ import pytest
 
 from attnlib.laws.em import m_step_features, m_step_grads
 from attnlib.teaching.exercises.ch07 import _MISTAKES, _reference, check_m_step_grad
+from tests.chapter_answers import written_answer
 
 
 def books_m_step_grad(alpha, X, W_V, W_O, y):
     return m_step_grads(m_step_features(alpha, X), y, W_V, W_O)[0]  # (d_x, d_v)
 
 
-def test_the_books_function_passes():
-    result = check_m_step_grad(books_m_step_grad)
+def test_the_chapters_answer_passes_and_the_packages_own_function_gets_no_credit():
+    result = check_m_step_grad(written_answer("check_m_step_grad"))
     assert result.passed and result.message == "M-step gradient: correct on all 6 cases."
-    assert check_m_step_grad(_reference).passed
+    for packaged in (books_m_step_grad, _reference):
+        assert "no credit: the answer runs the book's own attnlib." in check_m_step_grad(packaged).message
 
 
 @pytest.mark.parametrize("mistake", _MISTAKES, ids=lambda m: m.hint[:40])
@@ -76,10 +78,10 @@ def test_wrong_shapes_are_reported():
 def test_the_checker_is_not_fooled_by_in_place_edits():
     def sneaky(alpha, X, W_V, W_O, y):
         X *= 0.0  # edits the caller's array
-        return books_m_step_grad(alpha, X, W_V, W_O, y)
+        return written_answer("check_m_step_grad")(alpha, X, W_V, W_O, y)
 
     assert not check_m_step_grad(sneaky).passed
-    assert check_m_step_grad(books_m_step_grad).passed  # the reference inputs are intact
+    assert check_m_step_grad(written_answer("check_m_step_grad")).passed  # the reference inputs are intact
 
 
 def test_a_non_function_is_refused():

@@ -35,11 +35,15 @@ def via_the_library(q, x, mu, P, noise):
     return bayes_predictive(x[None, :], mu, P, noise=noise, initial=q)[0]  # (S,)
 
 
-@pytest.mark.parametrize("fn", [books_filter_step, via_the_library, _reference_filter_step])
-def test_the_books_filter_step_passes(fn):
-    result = check_filter_step(fn)
+def test_the_books_filter_step_passes():
+    result = check_filter_step(books_filter_step)
     assert result.passed and bool(result)
     assert result.message == f"{FILTER}: correct on all 5 cases."
+
+
+@pytest.mark.parametrize("fn", [via_the_library, _reference_filter_step])
+def test_the_packages_own_filter_gets_no_credit(fn):
+    assert f"{FILTER}: no credit: the answer runs the book's own attnlib." in check_filter_step(fn).message
 
 
 @pytest.mark.parametrize("mistake", _FILTER_MISTAKES, ids=lambda m: m.hint[:40])
@@ -108,17 +112,16 @@ def books_effective_dimension(V, threshold):
     return int(np.argmax(np.cumsum(ratio) >= threshold - 1e-12)) + 1
 
 
-@pytest.mark.parametrize(
-    "fn",
-    [
-        books_effective_dimension,
-        _reference_effective_dimension,
-        lambda V, t: effective_dimension(value_pca(V).explained_variance_ratio, t),
-    ],
-)
-def test_the_books_effective_dimension_passes(fn):
-    result = check_effective_dimension(fn)
+def test_the_books_effective_dimension_passes():
+    result = check_effective_dimension(books_effective_dimension)
     assert result.passed and result.message == f"{DIMENSION}: correct on all 6 cases."
+
+
+@pytest.mark.parametrize(
+    "fn", [_reference_effective_dimension, lambda V, t: effective_dimension(value_pca(V).explained_variance_ratio, t)]
+)
+def test_the_packages_own_effective_dimension_gets_no_credit(fn):
+    assert f"{DIMENSION}: no credit" in check_effective_dimension(fn).message
 
 
 @pytest.mark.parametrize("mistake", _DIMENSION_MISTAKES, ids=lambda m: m.hint[:40])

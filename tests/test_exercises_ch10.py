@@ -19,7 +19,7 @@ def books_layer_norm_backward(A, dV, eps):
 def test_the_books_function_passes():
     result = check_layer_norm_backward(books_layer_norm_backward)
     assert result.passed and result.message == "LayerNorm backward: correct on all 8 cases."
-    assert check_layer_norm_backward(_reference).passed
+    assert "no credit" in check_layer_norm_backward(_reference).message
 
 
 def test_a_torch_autograd_answer_passes():

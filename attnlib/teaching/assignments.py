@@ -1,4 +1,14 @@
-"""Student and instructor versions of the chapters, from one source.
+"""Student and instructor versions of the whole chapters, from one source.
+
+Two builds share the chapters' solution marks. ``--format otter``
+(:mod:`attnlib.teaching.otter_build`) hands grading to Otter-Grader: it writes
+each chapter's exercises as an Otter master notebook and lets ``otter assign``
+make the student notebook and the Gradescope ``autograder.zip``. This module
+keeps what Otter cannot do: a reading copy of every *whole* chapter without its
+solutions (Otter's notebooks hold the exercises only, so that grading takes
+seconds), which needs the MyST ``{solution}`` directives that Otter does not
+read removed, and the list of solution lines the leak tests look for
+(:func:`solution_texts`), used for both builds.
 
 Solutions are marked in exactly two ways in the chapter notebooks:
 
@@ -25,7 +35,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
+from ._build_inputs import chapter_notebooks, require
+from .chapter_exercises import SOLUTION_TAG
 
 __all__ = [
     "SOLUTION_TAG",
@@ -38,8 +49,6 @@ __all__ = [
     "build_assignments",
 ]
 
-#: The cell tag that marks a code cell as part of a solution.
-SOLUTION_TAG = "solution"
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|:{3,})\{solution\}")
 _STUB_NOTE = "# Exercise: write your answer here (the worked solution is in the instructor version).\n"
@@ -224,11 +233,9 @@ def build_assignments(out_dir, notebooks_dir=None) -> AssignmentBuild:
     notebooks_dir : path, optional
         The chapters (default: the ``notebooks/`` folder of this repository).
     """
+    nbformat = require("nbformat", "assignments build")
     out_dir = Path(out_dir)
-    source = Path(notebooks_dir) if notebooks_dir is not None else Path(__file__).resolve().parents[2] / "notebooks"
-    paths = sorted(source.glob("*.ipynb"))
-    if not paths:
-        raise ValueError(f"notebooks_dir must hold chapter notebooks (*.ipynb), found none in {source}")
+    paths = chapter_notebooks(notebooks_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir must be a directory, got the file {out_dir}")
     student_dir, instructor_dir = out_dir / "student", out_dir / "instructor"

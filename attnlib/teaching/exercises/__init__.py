@@ -3,6 +3,12 @@ included, compares it with the book's implementation and says what is wrong.
 
 One module per chapter; every checker returns a
 :class:`~attnlib.teaching.exercises._core.CheckResult`.
+
+Every checker takes ``case_set="public"`` (the cases the chapter shows) or
+``"hidden"`` (the same kinds of cases, the random ones drawn from other seeds:
+an assignment's hidden test). An answer that runs the package's own
+implementation (the function itself, or any wrapper of it) gets no credit and a
+one-line message saying so (:mod:`._imported` says how it is seen).
 """
 
 from ._core import Case, CheckResult, Mistake, run_checker

@@ -11,11 +11,36 @@ obtained value, and the hint.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-__all__ = ["Case", "Mistake", "CheckResult", "run_checker"]
+from ._imported import watch_calls
+
+__all__ = ["Case", "Mistake", "CheckResult", "run_checker", "CASE_SETS", "case_seed"]
+
+#: The two sets of cases a checker can draw: ``"public"`` (what the chapter's checker call
+#: and an assignment's visible test use) and ``"hidden"`` (an assignment's hidden test: the
+#: same kinds of cases, the random ones drawn from other seeds).
+CASE_SETS = ("public", "hidden")
+_HIDDEN_SEED_OFFSET = 7919  # any fixed number: the hidden cases must differ from the public ones
+
+
+def case_seed(seed: int, case_set: str) -> int:
+    """The seed of a checker's random cases for ``case_set``.
+
+    Examples
+    --------
+    >>> case_seed(50, "public"), case_seed(50, "hidden") != 50
+    (50, True)
+    >>> case_seed(50, "secret")
+    Traceback (most recent call last):
+    ...
+    ValueError: case_set must be 'public' or 'hidden', got 'secret'
+    """
+    if case_set not in CASE_SETS:
+        raise ValueError(f"case_set must be 'public' or 'hidden', got {case_set!r}")
+    return seed if case_set == "public" else seed + _HIDDEN_SEED_OFFSET
 
 
 @dataclass(frozen=True)
@@ -91,6 +116,7 @@ def run_checker(
     *,
     rtol: float = 1e-6,
     atol: float = 1e-9,
+    answers: Sequence[Callable] = (),
 ) -> CheckResult:
     """Run ``fn`` on every case and compare it with ``reference``.
 
@@ -107,6 +133,10 @@ def run_checker(
         Known wrong answers, tried in order when ``fn`` disagrees.
     rtol, atol : float
         Tolerance of the comparison.
+    answers : sequence of callables
+        The package's own functions that answer the exercise, besides ``reference``.
+        An ``fn`` that runs any of them (or ``reference``) at any depth gets no
+        credit, however right its numbers (:mod:`._imported` says how it is seen).
 
     Returns
     -------
@@ -121,13 +151,19 @@ def run_checker(
     >>> run_checker("d(x^2)/dx", lambda x: -2 * x, cases, square_grad,
     ...             [Mistake("the sign is flipped", lambda x: -2 * x)])
     d(x^2)/dx: case 'x = 2': expected 4, got -4. Hint: the sign is flipped.
+    >>> run_checker("d(x^2)/dx", lambda x: square_grad(x), cases, square_grad)  # doctest: +ELLIPSIS
+    d(x^2)/dx: no credit: the answer runs the book's own ...<lambda>; write the computation yourself.
     """
     if not callable(fn):
         raise TypeError(f"fn must be a function, got {type(fn).__name__} {fn!r}")
+    watched = [reference, *answers]
+    borrowed: list[str] = []
     for case in cases:
         expected = np.asarray(reference(*case.args, **case.kwargs), dtype=float)
         try:
-            got = fn(*_copies(case.args), **_copies(case.kwargs))
+            with watch_calls(watched) as seen:
+                got = fn(*_copies(case.args), **_copies(case.kwargs))
+            borrowed += [name for name in seen.names if name not in borrowed]
         except NotImplementedError:
             return CheckResult(exercise, False, f"{exercise}: not implemented yet (the stub raises NotImplementedError).", len(cases))
         except Exception as error:  # the student's code failed: say how, without a traceback
@@ -148,6 +184,12 @@ def run_checker(
         if _close(got, expected, rtol, atol):
             continue
         return CheckResult(exercise, False, _describe_failure(exercise, case, got, expected, mistakes, rtol, atol), len(cases))
+    if borrowed:
+        return CheckResult(
+            exercise, False,
+            f"{exercise}: no credit: the answer runs the book's own {borrowed[0]}; write the computation yourself.",
+            len(cases),
+        )
     return CheckResult(exercise, True, f"{exercise}: correct on all {len(cases)} cases.", len(cases))
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...head.model import attention_mask, causal_mask, masked_softmax
 from ...head.softmax import softmax_backward
-from ._core import Case, CheckResult, Mistake, run_checker
+from ._core import Case, CheckResult, Mistake, case_seed, run_checker
 
 __all__ = ["check_softmax_backward"]
 
@@ -20,8 +20,8 @@ def _case(label: str, scores: np.ndarray, mask: np.ndarray, g: np.ndarray) -> Ca
     return Case(label, (masked_softmax(scores, mask), g))
 
 
-def _cases() -> list[Case]:
-    rng = np.random.default_rng(2512_22473 + 2)
+def _cases(case_set: str) -> list[Case]:
+    rng = np.random.default_rng(case_seed(2512_22473 + 2, case_set))
     cases = [
         _case("random causal N=5", rng.normal(scale=1.5, size=(5, 5)), causal_mask(5), rng.normal(size=(5, 5))),
         _case("random non-causal N=4", rng.normal(scale=1.5, size=(4, 4)), attention_mask(4, causal=False), rng.normal(size=(4, 4))),
@@ -88,7 +88,7 @@ _MISTAKES = [
 ]
 
 
-def check_softmax_backward(fn) -> CheckResult:
+def check_softmax_backward(fn, *, case_set: str = "public") -> CheckResult:
     r"""Check ``fn(alpha, g)``: the gradient with respect to the scores of a whole attention matrix.
 
     ``alpha`` is an ``(N, N)`` attention matrix (rows sum to one, zero where
@@ -99,12 +99,17 @@ def check_softmax_backward(fn) -> CheckResult:
     matrices, ``N = 1``, a row with one dominant key, and large ``g`` at
     masked keys.
 
+    With ``case_set="hidden"`` the random cases are drawn from other seeds (an
+    assignment's hidden test); the edge cases stay.
+
     Examples
     --------
     >>> from attnlib import softmax_backward
-    >>> check_softmax_backward(softmax_backward)
+    >>> check_softmax_backward(lambda alpha, g: alpha * (g - (alpha * g).sum(axis=1, keepdims=True)))
     softmax backward: correct on all 6 cases.
+    >>> check_softmax_backward(softmax_backward)
+    softmax backward: no credit: the answer runs the book's own attnlib.head.softmax.softmax_backward; write the computation yourself.
     >>> print(check_softmax_backward(lambda alpha, g: alpha * g))  # doctest: +ELLIPSIS
     softmax backward: case 'random causal N=5' at entry [...]: expected ..., got .... Hint: the row expectation ...
     """
-    return run_checker("softmax backward", fn, _cases(), softmax_backward, _MISTAKES)
+    return run_checker("softmax backward", fn, _cases(case_set), softmax_backward, _MISTAKES)

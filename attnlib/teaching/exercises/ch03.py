@@ -19,7 +19,7 @@ from ...head.gradients import backward
 from ...head.model import attention_mask, forward, init_params, masked_softmax
 from ...laws.routing import score_gradient
 from ...head.softmax import softmax
-from ._core import Case, CheckResult, Mistake, run_checker
+from ._core import Case, CheckResult, Mistake, case_seed, run_checker
 
 __all__ = [
     "check_score_grad",
@@ -199,10 +199,10 @@ def _head_case(seed, n, d_v, n_classes, causal):
     return params, cache, grads, y
 
 
-def _score_grad_cases() -> list[Case]:
-    rng = np.random.default_rng(2512_22473_3)
+def _score_grad_cases(case_set: str) -> list[Case]:
+    rng = np.random.default_rng(case_seed(2512_22473_3, case_set))
     cases = []
-    _, cache, grads, _ = _head_case(3, 6, 3, 4, causal=True)
+    _, cache, grads, _ = _head_case(case_seed(3, case_set), 6, 3, 4, causal=True)
     cases.append(Case("a causal head's own alpha, U, V (N=6, d_v=3)", (cache.attn, grads.upstream, cache.values)))
     for label, n, d_v, causal, scale in [
         ("random causal N=5, d_v=3", 5, 3, True, 1.5),
@@ -218,10 +218,10 @@ def _score_grad_cases() -> list[Case]:
     return cases
 
 
-def _from_probs_cases() -> list[Case]:
-    rng = np.random.default_rng(2512_22473_4)
+def _from_probs_cases(case_set: str) -> list[Case]:
+    rng = np.random.default_rng(case_seed(2512_22473_4, case_set))
     cases = []
-    params, cache, _, y = _head_case(5, 6, 3, 3, causal=True)
+    params, cache, _, y = _head_case(case_seed(5, case_set), 6, 3, 3, causal=True)
     cases.append(Case("a causal head (N=6, d_v=C=3)", (cache.attn, cache.values, params.W_O, cache.probs, y)))
     for label, n, d_v, n_classes, causal, scale in [
         ("random non-causal N=4, d_v=2, C=5", 4, 2, 5, False, 1.5),
@@ -239,7 +239,7 @@ def _from_probs_cases() -> list[Case]:
 
 
 # --------------------------------------------------------------------------- checkers
-def check_score_grad(fn) -> CheckResult:
+def check_score_grad(fn, *, case_set: str = "public") -> CheckResult:
     """Check ``fn(alpha, U, V)``: the gradient of the loss with respect to the scores.
 
     ``alpha`` is ``(N, N)`` (rows are probability vectors, zero where masked),
@@ -247,19 +247,27 @@ def check_score_grad(fn) -> CheckResult:
     1/N included, and ``V`` the values ``(N, d_v)``. The answer has the shape
     of ``alpha`` and is zero wherever ``alpha`` is (chapter 3, eq. ``route-law``).
 
+    With ``case_set="hidden"`` the random cases are drawn from other seeds (an
+    assignment's hidden test); the edge cases stay.
+
     Examples
     --------
     >>> from attnlib.teaching.exercises.ch03 import check_score_grad
     >>> from attnlib.laws.routing import score_gradient
-    >>> check_score_grad(score_gradient)
+    >>> def mine(alpha, U, V):
+    ...     b = U @ V.T
+    ...     return alpha * (b - (alpha * b).sum(axis=1, keepdims=True))
+    >>> check_score_grad(mine)
     routing law dL/ds: correct on all 6 cases.
+    >>> check_score_grad(score_gradient).passed  # the package's own function gets no credit
+    False
     >>> check_score_grad(lambda alpha, U, V: -score_gradient(alpha, U, V)).passed
     False
     """
-    return run_checker("routing law dL/ds", fn, _score_grad_cases(), score_gradient, SCORE_GRAD_MISTAKES)
+    return run_checker("routing law dL/ds", fn, _score_grad_cases(case_set), score_gradient, SCORE_GRAD_MISTAKES)
 
 
-def check_score_grad_from_probs(fn) -> CheckResult:
+def check_score_grad_from_probs(fn, *, case_set: str = "public") -> CheckResult:
     """Check ``fn(alpha, V, W_O, P, y)``: dL/ds starting from the head's predictions.
 
     ``P`` is ``(N, C)`` (the softmax of the logits), ``y`` the ``N`` integer
@@ -267,12 +275,16 @@ def check_score_grad_from_probs(fn) -> CheckResult:
     cross-entropy over the ``N`` positions. The answer has the shape of
     ``alpha``.
 
+    With ``case_set="hidden"`` the random cases are drawn from other seeds (an
+    assignment's hidden test); the edge cases stay.
+
     Examples
     --------
     >>> from attnlib.teaching.exercises.ch03 import check_score_grad_from_probs, upstream_from_probs
     >>> from attnlib.laws.routing import score_gradient
     >>> check_score_grad_from_probs(lambda alpha, V, W_O, P, y:
-    ...     score_gradient(alpha, upstream_from_probs(P, y, W_O), V))
-    routing law from P and y: correct on all 5 cases.
+    ...     score_gradient(alpha, upstream_from_probs(P, y, W_O), V))  # doctest: +ELLIPSIS
+    routing law from P and y: no credit: the answer runs the book's own ...; write the computation yourself.
     """
-    return run_checker("routing law from P and y", fn, _from_probs_cases(), _from_probs, FROM_PROBS_MISTAKES)
+    return run_checker("routing law from P and y", fn, _from_probs_cases(case_set), _from_probs, FROM_PROBS_MISTAKES,
+                       answers=(score_gradient, upstream_from_probs))

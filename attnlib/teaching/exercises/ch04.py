@@ -16,7 +16,7 @@ import numpy as np
 
 from ...head.model import attention_mask, masked_softmax
 from ...laws.responsibility import column_usage, responsibility_weighted_mean, value_grad
-from ._core import Case, CheckResult, Mistake, run_checker
+from ._core import Case, CheckResult, Mistake, case_seed, run_checker
 
 __all__ = ["check_value_grad", "check_weighted_mean"]
 
@@ -27,8 +27,8 @@ def _attention(rng, n: int, causal: bool, scale: float = 1.5) -> np.ndarray:
     return masked_softmax(rng.normal(scale=scale, size=(n, n)), mask)  # (N, N)
 
 
-def _value_cases() -> list[Case]:
-    rng = np.random.default_rng(2512_22473 + 4)
+def _value_cases(case_set: str) -> list[Case]:
+    rng = np.random.default_rng(case_seed(2512_22473 + 4, case_set))
     cases = []
     for label, n, d_v, causal in [
         ("random causal N=5, d_v=3", 5, 3, True),
@@ -83,7 +83,7 @@ _VALUE_MISTAKES = [
 ]
 
 
-def check_value_grad(fn) -> CheckResult:
+def check_value_grad(fn, *, case_set: str = "public") -> CheckResult:
     r"""Check ``fn(alpha, U)``: the gradient of the loss with respect to the values.
 
     ``alpha`` is an ``(N, N)`` attention matrix (rows sum to one, zero where
@@ -100,12 +100,12 @@ def check_value_grad(fn) -> CheckResult:
     >>> print(check_value_grad(lambda alpha, U: alpha @ U))  # doctest: +ELLIPSIS
     value gradient: case 'random causal N=5, d_v=3' at entry [...]: expected ..., got .... Hint: transposed index: ...
     """
-    return run_checker("value gradient", fn, _value_cases(), value_grad, _VALUE_MISTAKES)
+    return run_checker("value gradient", fn, _value_cases(case_set), value_grad, _VALUE_MISTAKES)
 
 
 # --------------------------------------------------------------------------- weighted mean
-def _mean_cases() -> list[Case]:
-    rng = np.random.default_rng(2512_22473 + 40)
+def _mean_cases(case_set: str) -> list[Case]:
+    rng = np.random.default_rng(case_seed(2512_22473 + 40, case_set))
     cases = []
     alpha = _attention(rng, 5, True)  # (N, N)  square: rows are queries, columns values
     cases.append(Case("attention as R (causal N=5), T = -U", (alpha, -rng.normal(size=(5, 2)) / 5)))
@@ -181,7 +181,7 @@ _MEAN_MISTAKES = [
 ]
 
 
-def check_weighted_mean(fn) -> CheckResult:
+def check_weighted_mean(fn, *, case_set: str = "public") -> CheckResult:
     r"""Check ``fn(R, T)``: the responsibility-weighted mean of the rows of ``T`` under each column of ``R``.
 
     ``R`` is ``(N, K)`` and non-negative, ``T`` is ``(N, d)``; the answer is
@@ -193,11 +193,12 @@ def check_weighted_mean(fn) -> CheckResult:
     --------
     >>> from attnlib.teaching.exercises.ch04 import check_weighted_mean
     >>> from attnlib.laws.responsibility import responsibility_weighted_mean
-    >>> check_weighted_mean(responsibility_weighted_mean)
-    weighted mean: correct on all 6 cases.
+    >>> check_weighted_mean(responsibility_weighted_mean)  # the book's own function: no credit  # doctest: +ELLIPSIS
+    weighted mean: no credit: the answer runs the book's own ...; write the computation yourself.
     >>> print(check_weighted_mean(lambda R, T: (R.T @ T) / R.sum(axis=0)[:, None]))  # doctest: +ELLIPSIS
     weighted mean: case 'unused column: ...' raised FloatingPointError: the answer is [nan, nan] in row 1, ...
     """
     if not callable(fn):
         raise TypeError(f"fn must be a function, got {type(fn).__name__} {fn!r}")
-    return run_checker("weighted mean", _finite_or_explain(fn), _mean_cases(), _weighted_mean, _MEAN_MISTAKES)
+    return run_checker("weighted mean", _finite_or_explain(fn), _mean_cases(case_set), _weighted_mean, _MEAN_MISTAKES,
+                       answers=(responsibility_weighted_mean,))

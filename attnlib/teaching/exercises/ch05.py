@@ -11,7 +11,7 @@ import numpy as np
 
 from ...head.gradients import backward
 from ...head.model import forward, init_params
-from ._core import Case, CheckResult, Mistake, run_checker
+from ._core import Case, CheckResult, Mistake, case_seed, run_checker
 
 __all__ = [
     "check_query_key_grads",
@@ -38,7 +38,7 @@ def _head_case(n, d_x, d_k, d_v, n_classes, *, causal, seed, scale=0.9):
     return cache, backward(params, cache, y)
 
 
-def _query_key_cases() -> list[Case]:
+def _query_key_cases(case_set: str) -> list[Case]:
     cases = []
     for label, n, d_k, causal, seed in [
         ("random causal N=5, d_k=3", 5, 3, True, 50),
@@ -47,10 +47,10 @@ def _query_key_cases() -> list[Case]:
         ("N=1 (a single position)", 1, 3, True, 53),
         ("d_k=1, non-causal N=4", 4, 1, False, 54),
     ]:
-        cache, g = _head_case(n, 3, d_k, 2, 4, causal=causal, seed=seed)
+        cache, g = _head_case(n, 3, d_k, 2, 4, causal=causal, seed=case_seed(seed, case_set))
         cases.append(Case(label, (g.scores, cache.queries, cache.keys)))
     # Huge scores: queries and keys of size ~100, so |s_ij| ~ 1e4; the map G -> dQ is linear and must not care.
-    cache, g = _head_case(4, 3, 3, 2, 4, causal=False, seed=55)
+    cache, g = _head_case(4, 3, 3, 2, 4, causal=False, seed=case_seed(55, case_set))
     cases.append(Case("huge scores (|q|, |k| ~ 100), non-causal N=4", (g.scores, 100 * cache.queries, 100 * cache.keys)))
     return cases
 
@@ -78,7 +78,7 @@ _QK_MISTAKES = [
 ]
 
 
-def check_query_key_grads(fn) -> CheckResult:
+def check_query_key_grads(fn, *, case_set: str = "public") -> CheckResult:
     r"""Check ``fn(G, Q, K) -> (dQ, dK)``, the query and key gradients.
 
     ``G`` is :math:`\partial L/\partial S`, shape ``(N, N)`` (zero where masked);
@@ -89,11 +89,11 @@ def check_query_key_grads(fn) -> CheckResult:
     --------
     >>> check_query_key_grads(lambda G, Q, K: (G @ K, G.T @ Q)).passed
     False
-    >>> check_query_key_grads(_query_key_grads)
+    >>> check_query_key_grads(lambda G, Q, K: (G @ K / np.sqrt(Q.shape[1]), G.T @ Q / np.sqrt(Q.shape[1])))
     query/key gradients: dQ and dK correct on all 6 cases.
     """
     name = "query/key gradients"
-    cases = _query_key_cases()
+    cases = _query_key_cases(case_set)
     problem = _pair_problem(name, fn, cases)
     if problem is not None:
         return problem
@@ -105,6 +105,7 @@ def check_query_key_grads(fn) -> CheckResult:
             cases,
             lambda *a, i=index: _query_key_grads(*a)[i],
             mistakes,
+            answers=(_query_key_grads,),
         )
         if not result.passed:
             return CheckResult(name, False, _one_name(result.message, name, part), len(cases))
@@ -142,7 +143,7 @@ def _weight_grads(X, dQ, dK, dV, O, dZ):
     return {"W_Q": X.T @ dQ, "W_K": X.T @ dK, "W_V": X.T @ dV, "W_O": O.T @ dZ}
 
 
-def _weight_cases() -> list[Case]:
+def _weight_cases(case_set: str) -> list[Case]:
     cases = []
     for label, n, d_x, d_k, d_v, c, causal, seed in [
         # Square sizes first: there a transposed answer or a missing X^T has the right shape,
@@ -153,9 +154,9 @@ def _weight_cases() -> list[Case]:
         ("N=1 (a single position)", 1, 4, 2, 3, 4, True, 63),
         ("d_k=1, non-causal N=4", 4, 3, 1, 2, 4, False, 64),
     ]:
-        cache, g = _head_case(n, d_x, d_k, d_v, c, causal=causal, seed=seed)
+        cache, g = _head_case(n, d_x, d_k, d_v, c, causal=causal, seed=case_seed(seed, case_set))
         cases.append(Case(label, (cache.x, g.queries, g.keys, g.values, cache.out, g.logits)))
-    cache, g = _head_case(4, 3, 2, 2, 3, causal=False, seed=65, scale=3.0)
+    cache, g = _head_case(4, 3, 2, 2, 3, causal=False, seed=case_seed(65, case_set), scale=3.0)
     args = (1e3 * cache.x, g.queries, g.keys, g.values, cache.out, g.logits)
     cases.append(Case("large inputs (X ~ 1e3), non-causal N=4", args))
     return cases
@@ -166,7 +167,7 @@ _SOURCE = {"W_Q": "dQ", "W_K": "dK", "W_V": "dV", "W_O": "dZ"}
 _SOURCE_ARG = {"W_Q": 1, "W_K": 2, "W_V": 3, "W_O": 5}
 
 
-def check_weight_grads(fn) -> CheckResult:
+def check_weight_grads(fn, *, case_set: str = "public") -> CheckResult:
     r"""Check ``fn(X, dQ, dK, dV, O, dZ) -> dict``, the four weight gradients.
 
     The answer maps ``"W_Q"``, ``"W_K"``, ``"W_V"``, ``"W_O"`` to
@@ -177,11 +178,12 @@ def check_weight_grads(fn) -> CheckResult:
     --------
     >>> check_weight_grads(lambda X, dQ, dK, dV, O, dZ: {"W_Q": dQ}).passed
     False
-    >>> check_weight_grads(_weight_grads)
+    >>> check_weight_grads(lambda X, dQ, dK, dV, O, dZ: {"W_Q": X.T @ dQ, "W_K": X.T @ dK, "W_V": X.T @ dV,
+    ...                                                  "W_O": O.T @ dZ})
     weight gradients: all four correct on all 6 cases.
     """
     name = "weight gradients"
-    cases = _weight_cases()
+    cases = _weight_cases(case_set)
     problem = _dict_problem(name, fn, cases)
     if problem is not None:
         return problem
@@ -220,7 +222,7 @@ def _run_one_weight(name, key, fn, cases, mistakes) -> CheckResult:
     def got(*a):
         return fn(*a)[key]
 
-    result = run_checker(f"{name} ({key})", got, cases, expected, mistakes)
+    result = run_checker(f"{name} ({key})", got, cases, expected, mistakes, answers=(_weight_grads,))
     if result.passed or "expected shape" not in result.message:
         return result
     # Name the likely cause of a wrong shape more precisely than run_checker can.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...head.model import attention_mask, masked_softmax
-from ._core import Case, CheckResult, Mistake, run_checker
+from ._core import Case, CheckResult, Mistake, case_seed, run_checker
 
 __all__ = ["check_value_drift", "value_drift"]
 
@@ -68,8 +68,8 @@ def _toy_inputs(tokens, n_classes: int = 3) -> np.ndarray:
     return X
 
 
-def _cases() -> list[Case]:
-    rng = np.random.default_rng(2512_22473 + 6)
+def _cases(case_set: str) -> list[Case]:
+    rng = np.random.default_rng(case_seed(2512_22473 + 6, case_set))
     cases = []
     for label, n, d_x, d_v, causal in [  # square X first: it tells Delta W_V and X^T X apart
         ("random causal N=4, d_x=4, d_v=3", 4, 4, 3, True),
@@ -144,7 +144,7 @@ _MISTAKES = [
 ]
 
 
-def check_value_drift(fn) -> CheckResult:
+def check_value_drift(fn, *, case_set: str = "public") -> CheckResult:
     r"""Check ``fn(alpha, U, X, eta)``: the change of the values :math:`V = X W_V` in one SGD step on :math:`W_V`.
 
     ``alpha`` is an ``(N, N)`` attention matrix, ``U`` the ``(N, d_v)`` upstream
@@ -155,9 +155,9 @@ def check_value_drift(fn) -> CheckResult:
     Examples
     --------
     >>> from attnlib.teaching.exercises.ch06 import check_value_drift, value_drift
-    >>> check_value_drift(value_drift)
-    value drift: correct on all 8 cases.
+    >>> check_value_drift(value_drift)  # the book's own function: no credit  # doctest: +ELLIPSIS
+    value drift: no credit: the answer runs the book's own ...; write the computation yourself.
     >>> print(check_value_drift(lambda alpha, U, X, eta: -eta * alpha.T @ U))  # doctest: +ELLIPSIS
     value drift: case 'random causal N=4, d_x=4, d_v=3' at entry [...]: ... Hint: this is how the values would move ...
     """
-    return run_checker("value drift", fn, _cases(), value_drift, _MISTAKES)
+    return run_checker("value drift", fn, _cases(case_set), value_drift, _MISTAKES)

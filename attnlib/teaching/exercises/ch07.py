@@ -16,7 +16,7 @@ import numpy as np
 
 from ...laws.em import m_step_features, m_step_grads
 from ...head.model import attention_mask, causal_mask, masked_softmax
-from ._core import Case, CheckResult, Mistake, run_checker
+from ._core import Case, CheckResult, Mistake, case_seed, run_checker
 
 __all__ = ["check_m_step_grad"]
 
@@ -30,8 +30,8 @@ def _attention(rng, n: int, causal: bool, scale: float = 1.5) -> np.ndarray:
     return masked_softmax(rng.normal(scale=scale, size=(n, n)), mask)  # (N, N)
 
 
-def _cases() -> list[Case]:
-    rng = np.random.default_rng(2512_22473 + 7)
+def _cases(case_set: str) -> list[Case]:
+    rng = np.random.default_rng(case_seed(2512_22473 + 7, case_set))
     cases = []
     for label, n, d_x, d_v, C, causal in [
         ("random causal N=6, d_x=4, d_v=3, C=5", 6, 4, 3, 5, True),
@@ -114,7 +114,7 @@ _MISTAKES = [
 ]
 
 
-def check_m_step_grad(fn) -> CheckResult:
+def check_m_step_grad(fn, *, case_set: str = "public") -> CheckResult:
     r"""Check ``fn(alpha, X, W_V, W_O, y)``: ``dL/dW_V`` with the attention fixed.
 
     ``alpha`` is an ``(N, N)`` attention matrix (rows sum to one, zero where
@@ -128,10 +128,11 @@ def check_m_step_grad(fn) -> CheckResult:
     Examples
     --------
     >>> from attnlib.teaching.exercises.ch07 import check_m_step_grad, _reference
-    >>> check_m_step_grad(_reference)
-    M-step gradient: correct on all 6 cases.
+    >>> check_m_step_grad(_reference)  # the book's own function: no credit  # doctest: +ELLIPSIS
+    M-step gradient: no credit: the answer runs the book's own ...; write the computation yourself.
     >>> wrong = lambda alpha, X, W_V, W_O, y: _reference(alpha.T, X, W_V, W_O, y)
     >>> print(check_m_step_grad(wrong))  # doctest: +ELLIPSIS
     M-step gradient: case 'random causal ...' ... Hint: transposed index: ...
     """
-    return run_checker("M-step gradient", fn, _cases(), _reference, _MISTAKES)
+    return run_checker("M-step gradient", fn, _cases(case_set), _reference, _MISTAKES,
+                       answers=(m_step_grads,))

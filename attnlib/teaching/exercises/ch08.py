@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import Case, CheckResult, Mistake, run_checker
+from ...head.training import first_steps_below
+from ._core import Case, CheckResult, Mistake, case_seed, run_checker
 
 __all__ = ["check_em_steps_to_sgd"]
 
@@ -30,8 +31,8 @@ def _curves(rng, n_seeds: int, steps: int):
     return floor + (start - floor) * np.exp(-pace * t) + noise  # (S, steps)
 
 
-def _cases() -> list[Case]:
-    rng = np.random.default_rng(2512_22473)
+def _cases(case_set: str) -> list[Case]:
+    rng = np.random.default_rng(case_seed(2512_22473, case_set))
     cases = []
     for n_seeds, steps in [(5, 60), (3, 40)]:
         em = _curves(rng, n_seeds, steps)  # (S, steps)
@@ -55,7 +56,7 @@ def _cases() -> list[Case]:
     return cases
 
 
-def check_em_steps_to_sgd(fn) -> CheckResult:
+def check_em_steps_to_sgd(fn, *, case_set: str = "public") -> CheckResult:
     """Check ``fn(sgd_final, em_losses)``: the paper's "EM steps to the SGD mean final loss".
 
     ``sgd_final`` has shape ``(S,)`` (each seed's final SGD loss) and
@@ -68,8 +69,8 @@ def check_em_steps_to_sgd(fn) -> CheckResult:
     --------
     >>> check_em_steps_to_sgd(lambda sgd_final, em_losses: np.zeros(len(em_losses))).passed
     False
-    >>> check_em_steps_to_sgd(_book_em_steps_to_sgd)
-    EM steps to the SGD mean final loss: correct on all 7 cases.
+    >>> check_em_steps_to_sgd(_book_em_steps_to_sgd)  # the book's own function: no credit  # doctest: +ELLIPSIS
+    EM steps to the SGD mean final loss: no credit: the answer runs the book's own ...; write the computation yourself.
     """
 
     def per_seed_threshold(sgd_final, em_losses):
@@ -98,4 +99,5 @@ def check_em_steps_to_sgd(fn) -> CheckResult:
         Mistake("the answer is the first step below the threshold, not the step after which the loss stays below",
                 last_crossing),  # fmt: skip
     ]
-    return run_checker("EM steps to the SGD mean final loss", fn, _cases(), _book_em_steps_to_sgd, mistakes)
+    return run_checker("EM steps to the SGD mean final loss", fn, _cases(case_set), _book_em_steps_to_sgd, mistakes,
+                       answers=(first_steps_below,))

@@ -20,7 +20,7 @@ import numpy as np
 
 from ...chain.bayes import emission_log_likelihoods, filter_step
 from ...dynamics.diagnostics import effective_dimension, value_pca
-from ._core import Case, CheckResult, Mistake, run_checker
+from ._core import Case, CheckResult, Mistake, case_seed, run_checker
 
 __all__ = ["check_filter_step", "check_effective_dimension"]
 
@@ -38,8 +38,8 @@ def _row_stochastic(rng, S, stick=1.0) -> np.ndarray:
     return P / P.sum(axis=1, keepdims=True)
 
 
-def _filter_cases() -> list[Case]:
-    rng = np.random.default_rng(2512_22473 + 9)
+def _filter_cases(case_set: str) -> list[Case]:
+    rng = np.random.default_rng(case_seed(2512_22473 + 9, case_set))
     cases = []
     for label, S, d_x, noise in [
         ("random S=4, d_x=3, noise=0.7", 4, 3, 0.7),
@@ -135,7 +135,7 @@ _UNDERFLOW_HINT = (
 )
 
 
-def check_filter_step(fn) -> CheckResult:
+def check_filter_step(fn, *, case_set: str = "public") -> CheckResult:
     r"""Check ``fn(q, x, mu, P, noise)``: one step of the forward filter.
 
     ``q`` is the ``(S,)`` distribution of the state :math:`y_{t-1}` that
@@ -151,15 +151,15 @@ def check_filter_step(fn) -> CheckResult:
     Examples
     --------
     >>> from attnlib.teaching.exercises.ch09 import check_filter_step, _reference_filter_step
-    >>> check_filter_step(_reference_filter_step)
-    forward filter step: correct on all 5 cases.
+    >>> check_filter_step(_reference_filter_step)  # the book's own function: no credit  # doctest: +ELLIPSIS
+    forward filter step: no credit: the answer runs the book's own ...; write the computation yourself.
     >>> wrong = lambda q, x, mu, P, noise: _reference_filter_step(q, x, mu, P.T, noise)
     >>> print(check_filter_step(wrong))  # doctest: +ELLIPSIS
     forward filter step: case 'random S=4, d_x=3, noise=0.7' ... Hint: P is transposed: ...
     """
     with np.errstate(under="ignore"):
-        result = run_checker("forward filter step", fn, _filter_cases(), _reference_filter_step,
-                             _FILTER_MISTAKES, rtol=1e-7, atol=1e-10)
+        result = run_checker("forward filter step", fn, _filter_cases(case_set), _reference_filter_step,
+                             _FILTER_MISTAKES, rtol=1e-7, atol=1e-10, answers=(filter_step, emission_log_likelihoods))
     generic = "Hint: an exponential overflowed; subtract the row maximum before exponentiating."
     if not result.passed and "far from every mean" in result.message and generic in result.message:
         return replace(result, message=result.message.replace(generic, _UNDERFLOW_HINT))
@@ -171,8 +171,8 @@ def _reference_effective_dimension(V, threshold) -> int:
     return effective_dimension(value_pca(V).explained_variance_ratio, threshold)
 
 
-def _dimension_cases() -> list[Case]:
-    rng = np.random.default_rng(2512_22473 + 95)
+def _dimension_cases(case_set: str) -> list[Case]:
+    rng = np.random.default_rng(case_seed(2512_22473 + 95, case_set))
     cases = []
     for label, n, d, spectrum, offset, threshold in [
         ("40 values in d_v=6, spread (5, 3, 2, 1, 0.5, 0.2), offset 10, threshold 0.95",
@@ -237,7 +237,7 @@ _DIMENSION_MISTAKES = [
 ]
 
 
-def check_effective_dimension(fn) -> CheckResult:
+def check_effective_dimension(fn, *, case_set: str = "public") -> CheckResult:
     r"""Check ``fn(V, threshold)``: the effective dimension of the value cloud ``V`` (``(N, d_v)``).
 
     The answer is the smallest ``k`` such that the first ``k`` principal
@@ -249,11 +249,11 @@ def check_effective_dimension(fn) -> CheckResult:
     Examples
     --------
     >>> from attnlib.teaching.exercises.ch09 import check_effective_dimension, _reference_effective_dimension
-    >>> check_effective_dimension(_reference_effective_dimension)
-    effective dimension: correct on all 6 cases.
+    >>> check_effective_dimension(_reference_effective_dimension)  # the book's own function: no credit  # doctest: +ELLIPSIS
+    effective dimension: no credit: the answer runs the book's own ...; write the computation yourself.
     >>> wrong = lambda V, t: _reference_effective_dimension(V, t) - 1
     >>> print(check_effective_dimension(wrong))  # doctest: +ELLIPSIS
     effective dimension: case '40 values ...': expected 3, got 2. Hint: off by one: ...
     """
-    return run_checker("effective dimension", fn, _dimension_cases(), _reference_effective_dimension,
-                       _DIMENSION_MISTAKES, rtol=0, atol=0)
+    return run_checker("effective dimension", fn, _dimension_cases(case_set), _reference_effective_dimension,
+                       _DIMENSION_MISTAKES, rtol=0, atol=0, answers=(effective_dimension, value_pca))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...dynamics.variants import layer_norm_backward
-from ._core import Case, CheckResult, Mistake, run_checker
+from ._core import Case, CheckResult, Mistake, case_seed, run_checker
 
 __all__ = ["check_layer_norm_backward"]
 
@@ -27,8 +27,8 @@ def _reference(A, dV, eps) -> np.ndarray:
     return layer_norm_backward(A, dV, eps)  # (N, d)
 
 
-def _cases() -> list[Case]:
-    rng = np.random.default_rng(2512_22473 + 10)
+def _cases(case_set: str) -> list[Case]:
+    rng = np.random.default_rng(case_seed(2512_22473 + 10, case_set))
     cases = []
     for label, n, d, scale, eps in [
         ("random N=4, d=5, eps=0.1", 4, 5, 1.0, 0.1),
@@ -104,7 +104,7 @@ _MISTAKES = [
 ]
 
 
-def check_layer_norm_backward(fn) -> CheckResult:
+def check_layer_norm_backward(fn, *, case_set: str = "public") -> CheckResult:
     r"""Check ``fn(A, dV, eps)``: ``dL/dA`` through row-wise LayerNorm without gain or bias.
 
     ``A`` and ``dV`` are ``(N, d)`` arrays (pre-norm rows and the gradient
@@ -117,12 +117,13 @@ def check_layer_norm_backward(fn) -> CheckResult:
     Examples
     --------
     >>> from attnlib.teaching.exercises.ch10 import check_layer_norm_backward, _reference
-    >>> check_layer_norm_backward(_reference)
-    LayerNorm backward: correct on all 8 cases.
+    >>> check_layer_norm_backward(_reference)  # the book's own function: no credit  # doctest: +ELLIPSIS
+    LayerNorm backward: no credit: the answer runs the book's own ...; write the computation yourself.
     >>> def no_mean(A, dV, eps):  # forgets that the mean depends on every entry
     ...     v = (A - A.mean(1, keepdims=True)) / np.sqrt(A.var(1, keepdims=True) + eps)
     ...     return (dV - (dV * v).mean(1, keepdims=True) * v) / np.sqrt(A.var(1, keepdims=True) + eps)
     >>> print(check_layer_norm_backward(no_mean))  # doctest: +ELLIPSIS
     LayerNorm backward: case 'random N=4, d=5, eps=0.1' ... Hint: the mean term is missing: ...
     """
-    return run_checker("LayerNorm backward", fn, _cases(), _reference, _MISTAKES)
+    return run_checker("LayerNorm backward", fn, _cases(case_set), _reference, _MISTAKES,
+                       answers=(layer_norm_backward,))
