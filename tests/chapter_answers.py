@@ -33,6 +33,7 @@ PACKAGE_ANSWERS = {
     "check_filter_step": "attnlib.teaching.exercises.ch09._reference_filter_step",
     "check_effective_dimension": "attnlib.teaching.exercises.ch09._reference_effective_dimension",
     "check_layer_norm_backward": "attnlib.dynamics.variants.layer_norm_backward",
+    "check_curve_steps_to": "attnlib.teaching.exercises.ch11._book_curve_steps_to",
 }
 
 

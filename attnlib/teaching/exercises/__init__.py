@@ -22,6 +22,7 @@ from .ch07 import check_m_step_grad
 from .ch08 import check_em_steps_to_sgd
 from .ch09 import check_effective_dimension, check_filter_step
 from .ch10 import check_layer_norm_backward
+from .ch11 import check_curve_steps_to
 
 __all__ = [
     "Case",
@@ -42,4 +43,5 @@ __all__ = [
     "check_filter_step",
     "check_effective_dimension",
     "check_layer_norm_backward",
+    "check_curve_steps_to",
 ]

@@ -101,10 +101,16 @@ class CheckResult:
         return self.passed
 
 
-def _close(a, b, rtol: float, atol: float) -> bool:
+def _close(a, b, rtol: float, atol: float, equal_nan: bool = False) -> bool:
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
-    return a.shape == b.shape and bool(np.all(np.isfinite(a))) and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+    if a.shape != b.shape:
+        return False
+    if equal_nan:  # nan where the reference has nan (an answer's "never"), numbers elsewhere
+        if not np.array_equal(np.isnan(a), np.isnan(b)):
+            return False
+        a, b = a[~np.isnan(b)], b[~np.isnan(b)]
+    return bool(np.all(np.isfinite(a))) and bool(np.allclose(a, b, rtol=rtol, atol=atol))
 
 
 def run_checker(
@@ -117,6 +123,7 @@ def run_checker(
     rtol: float = 1e-6,
     atol: float = 1e-9,
     answers: Sequence[Callable] = (),
+    equal_nan: bool = False,
 ) -> CheckResult:
     """Run ``fn`` on every case and compare it with ``reference``.
 
@@ -137,6 +144,9 @@ def run_checker(
         The package's own functions that answer the exercise, besides ``reference``.
         An ``fn`` that runs any of them (or ``reference``) at any depth gets no
         credit, however right its numbers (:mod:`._imported` says how it is seen).
+    equal_nan : bool, default False
+        The answer may hold ``nan`` (meaning "none"): it must then be ``nan``
+        exactly where the reference's is.
 
     Returns
     -------
@@ -181,9 +191,10 @@ def run_checker(
             return CheckResult(
                 exercise, False, f"{exercise}: case '{case.label}': expected shape {expected.shape}, got {got.shape}.{hint}", len(cases)
             )
-        if _close(got, expected, rtol, atol):
+        if _close(got, expected, rtol, atol, equal_nan):
             continue
-        return CheckResult(exercise, False, _describe_failure(exercise, case, got, expected, mistakes, rtol, atol), len(cases))
+        failure = _describe_failure(exercise, case, got, expected, mistakes, rtol, atol, equal_nan)
+        return CheckResult(exercise, False, failure, len(cases))
     if borrowed:
         return CheckResult(
             exercise, False,
@@ -193,7 +204,15 @@ def run_checker(
     return CheckResult(exercise, True, f"{exercise}: correct on all {len(cases)} cases.", len(cases))
 
 
-def _describe_failure(exercise, case, got, expected, mistakes, rtol, atol) -> str:
+def _describe_failure(exercise, case, got, expected, mistakes, rtol, atol, equal_nan=False) -> str:
+    if equal_nan:  # a nan in the wrong place, or a number where nan was due
+        for mistake in mistakes:
+            if _close(got, np.asarray(mistake.answer(*case.args, **case.kwargs), dtype=float), 1e-6, 1e-12, True):
+                hint = f" Hint: {mistake.hint}."
+                break
+        else:
+            hint = ""
+        return f"{exercise}: case '{case.label}': expected {expected.tolist()}, got {got.tolist()}.{hint}"
     finite = np.isfinite(got)
     if not finite.all():
         index = tuple(int(i) for i in np.argwhere(~finite)[0])
