@@ -32,8 +32,9 @@ QUOTED = ROOT / "tests" / "data" / "quoted_numbers.toml"
 
 _NUMBER = re.compile(r"(?<![\w.{^_\\])[-−]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _HIDDEN = [
-    re.compile(r"^(`{3,}|:{3,})\{(?:math|code-cell)\}.*?^\1", re.S | re.M),  # display maths, code
-    re.compile(r"^```.*?^```", re.S | re.M),                                 # fenced code
+    # display maths and code; other directives (exercise, note, ...) keep their text
+    re.compile(r"^(`{3,}|:{3,})(?:\{(?:math|code-cell|code|code-block)\}|[\w-]*$).*?^\1", re.S | re.M),
+    re.compile(r"^(`{3,}|:{3,})\{[\w:-]+\}", re.M),                              # a directive's name
     re.compile(r"\$\$.*?\$\$", re.S),                                          # display maths
     re.compile(r"`[^`]*`"),                                                    # code spans, role text
     re.compile(r"\{[a-z:-]+\}"),                                               # role names
