@@ -121,10 +121,11 @@ def _exercise_cell(label):
     return entry
 
 
-def _subtitle(node) -> str:
+def _subtitle(node) -> list:
+    """Copies of the nodes of the exercise's own title (its maths included); [] when it has none."""
     for child in node.findall(lambda n: type(n).__name__ == "exercise_subtitle"):
-        return child.astext()
-    return ""
+        return [grandchild.deepcopy() for grandchild in child.children]
+    return []
 
 
 def _resolve_exercise_links(app, doctree, fromdocname) -> None:
@@ -137,10 +138,9 @@ def _resolve_exercise_links(app, doctree, fromdocname) -> None:
             link.replace_self(nodes.Text(label))
             continue
         target = registry[label]
-        title = _subtitle(target["node"]) or label
         uri = app.builder.get_relative_uri(fromdocname, target["docname"]) + "#" + label
         reference = nodes.reference("", "", internal=True, refuri=uri)
-        reference += nodes.Text(title)
+        reference += _subtitle(target["node"]) or [nodes.Text(label)]
         link.replace_self(reference)
 
 

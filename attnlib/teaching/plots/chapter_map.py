@@ -50,11 +50,11 @@ def chapter_map_figure(chapters, edges, levels):
         rows.setdefault(levels[chapter.docname], []).append(chapter)
     widest = max(len(r) for r in rows.values())
     width = widest * _BOX_W + (widest - 1) * _GAP + 0.4
-    height = (max(rows) + 1) * _ROW + 0.75  # room for the legend
+    height = (max(rows) + 1) * _ROW + 0.5  # room for the legend
     fig = plt.figure(figsize=(width, height))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(-width / 2, width / 2)
-    ax.set_ylim(-height + 0.2, 0.55 + 0.2)
+    ax.set_ylim(-height + 0.55, 0.55)
     ax.set_axis_off()
 
     centre = {}
