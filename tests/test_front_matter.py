@@ -188,6 +188,17 @@ def test_chapter_map_svg_is_committed_and_redraws_to_the_same_bytes():
     assert committed == first, "book/figures/chapter_map.svg is out of date: run python tools/draw_chapter_map.py"
 
 
+def test_the_drawing_refuses_an_arrow_that_points_up():
+    from attnlib.teaching.plots import chapter_map_figure
+
+    chapters = chapter_map.read_chapters(ROOT)[:2]
+    levels = {chapters[0].docname: 1, chapters[1].docname: 0}
+    with pytest.raises(ValueError, match="levels must put"):
+        chapter_map_figure(chapters, [(chapters[0].docname, chapters[1].docname)], levels)
+    with pytest.raises(ValueError, match="edges must name chapters"):
+        chapter_map_figure(chapters, [("notebooks/99_x", chapters[1].docname)], levels)
+
+
 def test_start_page_is_in_the_toc_and_cites_the_numbered_map():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     start_here = [c["file"] for c in toc["parts"][0]["chapters"]]

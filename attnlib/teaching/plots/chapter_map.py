@@ -31,15 +31,15 @@ def chapter_map_figure(chapters, edges, levels):
     """
     chapters = list(chapters)
     by_name = {c.docname: c for c in chapters}
+    missing = [c.docname for c in chapters if c.docname not in levels]
+    if missing:
+        raise ValueError(f"levels must give every chapter a row, missing {missing[0]!r}")
     for needed, needing in edges:
         for name in (needed, needing):
             if name not in by_name:
                 raise ValueError(f"edges must name chapters of `chapters`, got {name!r}")
         if levels[needed] >= levels[needing]:
             raise ValueError(f"levels must put {needed!r} above {needing!r}, got rows {levels[needed]} and {levels[needing]}")
-    missing = [c.docname for c in chapters if c.docname not in levels]
-    if missing:
-        raise ValueError(f"levels must give every chapter a row, missing {missing[0]!r}")
     parts = list(dict.fromkeys(c.part for c in chapters))
     if len(parts) > len(PART_COLORS):
         raise ValueError(f"chapters must come from at most {len(PART_COLORS)} parts, got {len(parts)}")
