@@ -38,6 +38,9 @@ from docutils.nodes import make_id  # the ids Sphinx gives labels on the rendere
 from myst_nb.core.variables import format_plain_text  # {glue:text}`name:.2f`, formatted as in the book
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the clone's attnlib, for the exercise catalogue
+    sys.path.insert(0, str(ROOT))
+from attnlib.teaching import exercise_catalogue  # noqa: E402  difficulty and time under each exercise title
 SOURCE_DIR = "notebooks"
 COLAB_DIR = "colab"
 COMMAND = "python tools/colab_notebooks.py"
@@ -624,7 +627,8 @@ class _Walker:
                 self.state.exercise_numbers[label] = number
                 self.target(label, Target(self.state.docname, make_id(label), heading, number, "exercise", block.args))
             body = self.convert(block.body, top=False)
-            return f"**{heading}{': ' + title if title else ''}**\n\n{_blockquote(body)}"
+            meta = f"*{exercise_catalogue.meta_line(label)}*\n\n" if label in exercise_catalogue.CATALOGUE else ""
+            return f"**{heading}{': ' + title if title else ''}**\n\n{meta}{_blockquote(body)}"
         if name == "solution":
             label = block.args
             if not label:

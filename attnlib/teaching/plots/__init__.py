@@ -1,6 +1,7 @@
 """Drawing helpers for the chapters. They only draw: arrays (or a History) in, axes out."""
 
 from .basic import curves, grouped_bars, heatmap
+from .chapter_map import chapter_map_figure
 from .costs import flops_by_line, flops_vs_length
 from .dynamics import (
     SYMBOL_COLORS,
@@ -26,6 +27,7 @@ __all__ = [
     "curves",
     "grouped_bars",
     "heatmap",
+    "chapter_map_figure",
     "flops_by_line",
     "flops_vs_length",
     "step_size_errors",
