@@ -31,12 +31,14 @@ d_v``, ``C`` classes, ``P`` the padded head width.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Callable, Sequence
 
 import numpy as np
 
 from ..._device import resolve_device
+from ..._threads import single_torch_thread
 from ..._validate import as_positive_int
 from ...head.training import History, check_record
 from .runner import check_runs, finished_run
@@ -162,7 +164,9 @@ class BatchedEngine:
 
         Records the loss only: ``record`` must be ``("loss",)`` (the CPU
         engine records the attention dynamics). ``progress(t)`` is called
-        after each step. Each call starts from the initial weights.
+        after each step. Each call starts from the initial weights. On the
+        CPU, torch runs on one thread, as the CPU engine's groups do (many
+        threads stall badly on a shared machine).
         """
         import torch
 
@@ -172,16 +176,17 @@ class BatchedEngine:
                              "use the CPU engine (device 'cpu') for the attention dynamics")  # fmt: skip
         if progress is not None and not callable(progress):
             raise TypeError(f"progress must be callable or None, got {progress!r}")
-        self._load()
-        history = torch.empty(self.n_runs, steps, device=self.loss_now.device)  # (R, steps)
-        advance = self._capture().replay if self.graph and steps else self._step
-        for t in range(steps):
-            advance()
-            history[:, t].copy_(self.loss_now)
-            if progress is not None:
-                progress(t + 1)
-        with torch.no_grad():
-            logits = self._logits().cpu().numpy()  # (R, N, C)  the forward pass after the last update
+        with single_torch_thread() if self.device.name == "cpu" else contextlib.nullcontext():
+            self._load()
+            history = torch.empty(self.n_runs, steps, device=self.loss_now.device)  # (R, steps)
+            advance = self._capture().replay if self.graph and steps else self._step
+            for t in range(steps):
+                advance()
+                history[:, t].copy_(self.loss_now)
+                if progress is not None:
+                    progress(t + 1)
+            with torch.no_grad():
+                logits = self._logits().cpu().numpy()  # (R, N, C)  the forward pass after the last update
         losses = history.cpu().double().numpy()  # (R, steps)
         weights = {k: w.detach().cpu().double().numpy() for k, w in zip(_NAMES, self.W)}  # each (R, ., .)
         return tuple(
