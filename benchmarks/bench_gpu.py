@@ -30,6 +30,7 @@ the masked scores or ``--attention sdpa``) beside (c), for ``--steps`` steps.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -81,7 +82,8 @@ def main(argv=None) -> int:
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     chain, seeds, steps = ChainConfig(), PAPER_SEEDS, args.steps
     runs = _runs(chain, seeds)
-    where = (f"{torch.cuda.get_device_name(0)}" if device == "cuda" else f"CPU, {torch.get_num_threads()} threads")
+    where = (torch.cuda.get_device_name(0) if device == "cuda"
+             else f"CPU, {os.cpu_count()} cores: (b) on one thread, (c) on every core")  # fmt: skip
     print(f"sticky-chain table: {len(seeds)} seeds x {len(ARMS)} arms x {steps} steps, N = {chain.N}; "
           f"torch {torch.__version__}; {where}")  # fmt: skip
     times = {}
