@@ -230,7 +230,8 @@ def _reproduce_deep(args) -> int:
             runs.append(train_deep(seed, steps=args.steps, config=config, chain=chain, device=device.name,
                                    progress=lambda t, d=done: bar.update(d + t - bar.n)))  # fmt: skip
     wall = time.perf_counter() - start
-    report = {"seeds": list(args.seeds), "steps": args.steps, "device": device.name, "draws": "cpu", "wall_seconds": wall,
+    report = {"seeds": list(args.seeds), "steps": args.steps, "device": device.name, "draws": "cpu",
+              "wall_seconds": wall,
               "config": {**chain.as_dict(), "N": chain.N}, "per_seed": [run.as_dict() for run in runs]}  # fmt: skip
     print(_where(device, "cpu"))
     print(format_deep(runs))

@@ -57,7 +57,8 @@ def _timed(fn, sync):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000, help="steps per run (default 1000, the paper's)")
-    parser.add_argument("--on-cpu", action="store_true", help="no GPU: the batched program on the CPU beside the engine")
+    parser.add_argument("--on-cpu", action="store_true",
+                        help="no GPU: the batched program on the CPU beside the engine")  # fmt: skip
     parser.add_argument("--attention", choices=("auto", "masked", "sdpa"), default="auto",
                         help="attention of the batched program (default: sdpa on CUDA, masked on the CPU)")  # fmt: skip
     args = parser.parse_args(argv)

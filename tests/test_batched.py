@@ -18,7 +18,7 @@ import torch
 
 from attnlib._device import resolve_device
 from attnlib._threads import single_torch_thread
-from attnlib.chain.engine import BatchedEngine, Engine
+from attnlib.chain.engine import BatchedEngine
 from attnlib.chain.task import PAPER_SEEDS, ChainConfig
 from attnlib.cli import main
 from attnlib.dynamics.experiments import RunSpec
@@ -66,7 +66,8 @@ def test_batched_matches_the_float64_trainer(float64_truth, attention):
         np.testing.assert_allclose(h.losses, truth.losses, rtol=2e-6, atol=0)  # float32 rounding, 40 steps
         assert abs(h.final_loss - truth.final_loss) < 2e-6
     ours = _steps_to_threshold(np.stack([h.losses for h in histories]), np.array([h.final_loss for h in histories]))
-    truth = _steps_to_threshold(np.stack([t.losses for t in float64_truth]), np.array([t.final_loss for t in float64_truth]))
+    truth = _steps_to_threshold(np.stack([t.losses for t in float64_truth]),
+                                np.array([t.final_loss for t in float64_truth]))
     assert np.all(np.isfinite(truth)) and np.all(np.abs(ours - truth) <= 1)
 
 
@@ -118,7 +119,8 @@ def test_resolve_device_auto_says_why():
 
 # --------------------------------------------------------------------------- the command line
 @no_cuda
-@pytest.mark.parametrize("command", [["reproduce", "sticky-chain"], ["reproduce", "deep-transformer"], ["sweep", "baseline"]])
+@pytest.mark.parametrize("command", [["reproduce", "sticky-chain"], ["reproduce", "deep-transformer"],
+                                     ["sweep", "baseline"]])
 def test_device_cuda_without_a_gpu_is_one_line(command, capsys):
     assert main([*command, "--device", "cuda", "--steps", "101", "--T", "20", "--quiet"]) == 2
     captured = capsys.readouterr()

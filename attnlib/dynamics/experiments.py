@@ -250,7 +250,7 @@ def run_specs(
 
 
 def _engine_maker(device: str, backend: str, workers: int | None) -> Callable:
-    """``runs -> engine``: the CPU :class:`Engine`, or the :class:`BatchedEngine` on CUDA or with ``backend="batched"``."""
+    """``runs -> engine``: the CPU :class:`Engine`, or :class:`BatchedEngine` on CUDA or with ``backend="batched"``."""
     where = resolve_device(device)
     if backend == "batched" or where.name == "cuda":
         if backend not in ("auto", "batched"):

@@ -159,7 +159,9 @@ class BatchedEngine:
         return graph
 
     # ------------------------------------------------------------------ the API
-    def run(self, steps: int, *, record=("loss",), progress: Callable[[int], None] | None = None) -> tuple[History, ...]:
+    def run(
+        self, steps: int, *, record=("loss",), progress: Callable[[int], None] | None = None
+    ) -> tuple[History, ...]:
         """Train every run for ``steps`` updates; one :class:`~attnlib.head.training.History` per run, in order.
 
         Records the loss only: ``record`` must be ``("loss",)`` (the CPU

@@ -57,7 +57,8 @@ def forward_tensors(W: dict, X, Y, spec: VariantSpec, mask, *, keep: bool = Fals
     mixed = alpha  # (B, H, N, N)  the weights that mix the values
     if dropout is not None and spec.attn_dropout > 0:
         p = spec.attn_dropout
-        kept = torch.stack([torch.rand(alpha.shape[1:], generator=g, dtype=alpha.dtype) >= p for g in dropout]).to(alpha.device)
+        kept = torch.stack([torch.rand(alpha.shape[1:], generator=g, dtype=alpha.dtype) >= p for g in dropout])
+        kept = kept.to(alpha.device)  # (B, H, N, N)  drawn on the CPU, where the generators are
         mixed = alpha * kept / (1.0 - p)  # (B, H, N, N)  kept with probability 1 - p, scaled by 1 / (1 - p)
     if len(v_slices) == 1:
         O = mixed[:, 0] @ V  # (B, N, d_v)

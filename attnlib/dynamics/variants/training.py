@@ -161,8 +161,8 @@ def _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds=N
     W = {name: torch.tensor(np.stack([c[2].as_dict()[name] for c in checked]), device=device)
          for name in names}  # fmt: skip  each (B, ...)
     rate_of = {"W_R": "W_O"}
-    lr = {name: torch.tensor([c[3].as_dict()[rate_of.get(name, name)] for c in checked],
-                             dtype=torch.float64, device=device)[:, None, None] for name in names}  # fmt: skip  each (B, 1, 1)
+    lr = {name: torch.tensor([c[3].as_dict()[rate_of.get(name, name)] for c in checked], dtype=torch.float64,
+                             device=device)[:, None, None] for name in names}  # fmt: skip  each (B, 1, 1)
     optimizer = OPTIMIZERS[spec.optimizer]
     state = {name: optimizer.init_state(w) for name, w in W.items()}
 
