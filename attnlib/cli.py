@@ -76,6 +76,20 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _add_device(parser, what: str) -> None:
+    """The ``--device {cpu,cuda,auto}`` option every experiment command shares."""
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+                        help=f"where to compute: cpu (default), cuda ({what}; needs a CUDA GPU) "
+                             "or auto (the GPU when torch finds one, else the CPU)")  # fmt: skip
+
+
+def _device(args):
+    """``--device`` resolved (:func:`attnlib._device.resolve_device`); a one-line error if it cannot be had."""
+    from ._device import resolve_device
+
+    return resolve_device(args.device, what="--device")
+
+
 # --------------------------------------------------------------------------- reproduce sticky-chain
 def register_reproduce(subparsers) -> None:
     """``attnlib reproduce EXPERIMENT``: re-run one of the paper's experiments."""
@@ -114,6 +128,7 @@ def register_reproduce(subparsers) -> None:
     sc.add_argument("--draws", choices=("cpu", "cuda"), default="cpu",
                     help="whose random draws to replay: the authors' script on a CPU (default, the book's table) "
                          "or on a GPU (its CUDA generator; needs a CUDA GPU)")  # fmt: skip
+    _add_device(sc, "the ten runs as one batched float32 program, captured as a CUDA graph")
     # Hidden: a shorter chain for tests and quick looks (the paper's is T = 2000).
     sc.add_argument("--T", type=_int_at_least(2, "T"), default=2000, help=argparse.SUPPRESS)
     sc.set_defaults(handler=_reproduce_sticky_chain)
@@ -131,8 +146,7 @@ def register_reproduce(subparsers) -> None:
     deep.add_argument("--seeds", type=_integer, nargs="+", default=list(PAPER_SEEDS), metavar="SEED",
                       help="run seeds (default: the paper's 42 2024 1337 7777 9999)")  # fmt: skip
     deep.add_argument("--steps", type=_int_at_least(0, "steps"), default=1000, help="updates per seed (default 1000)")
-    deep.add_argument("--device", choices=("cpu", "auto"), default="cpu",
-                      help="where to compute: cpu (auto also means the CPU in this version)")  # fmt: skip
+    _add_device(deep, "model and data on the GPU, one seed after the other")
     deep.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON to PATH")
     deep.add_argument("--quiet", action="store_true", help="no progress bar")
     deep.add_argument("--T", type=_int_at_least(2, "T"), default=2000, help=argparse.SUPPRESS)
@@ -151,6 +165,7 @@ def _reproduce_sticky_chain(args) -> int:
         summarize_sticky_chain,
     )
 
+    device = _device(args)
     chain = ChainConfig(T=args.T, n_symbols=args.n_symbols, self_prob=args.self_prob,
                         published=not args.exact_self_prob, draws=args.draws)  # fmt: skip
     if args.json is not None and not args.json.resolve().parent.is_dir():
@@ -167,6 +182,7 @@ def _reproduce_sticky_chain(args) -> int:
             progress=lambda t: bar.update(t - bar.n),
             workers=args.workers,
             record=RECORD_DYNAMICS if args.record_dynamics else ("loss",),
+            device=device.name,
         )
     wall = time.perf_counter() - start
     report = summarize_sticky_chain(runs)
@@ -177,11 +193,19 @@ def _reproduce_sticky_chain(args) -> int:
         "base_lr": args.base_lr,
         "value_ratio": args.value_ratio,
     }
-    report = {**report, "wall_seconds": wall, "config": config, "paper": PAPER_STICKY_CHAIN}
+    report = {**report, "wall_seconds": wall, "config": config, "paper": PAPER_STICKY_CHAIN,
+              "device": device.name, "draws": args.draws}  # fmt: skip
+    print(_where(device, args.draws))
     print(format_report(report))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0
+
+
+def _where(device, draws: str) -> str:
+    """The output's line on where the arithmetic ran and where the data were drawn."""
+    whose = {"cpu": "the authors' CPU stream", "cuda": "the authors' CUDA stream"}[draws]
+    return f"device: {device.describe()}; draws: {draws} ({whose})"
 
 
 def _reproduce_deep(args) -> int:
@@ -194,6 +218,7 @@ def _reproduce_deep(args) -> int:
         raise ValueError(f"--json: directory {str(args.json.parent)!r} does not exist")
     if len(set(args.seeds)) != len(args.seeds):
         raise ValueError(f"seeds must be distinct, got {args.seeds}")
+    device = _device(args)
     chain, config = ChainConfig(T=args.T), DeepConfig()
     quiet = args.quiet or not sys.stderr.isatty()
     start = time.perf_counter()
@@ -202,13 +227,15 @@ def _reproduce_deep(args) -> int:
               disable=quiet) as bar:  # fmt: skip
         for k, seed in enumerate(args.seeds):
             done = k * args.steps
-            runs.append(train_deep(seed, steps=args.steps, config=config, chain=chain,
+            runs.append(train_deep(seed, steps=args.steps, config=config, chain=chain, device=device.name,
                                    progress=lambda t, d=done: bar.update(d + t - bar.n)))  # fmt: skip
     wall = time.perf_counter() - start
-    report = {"seeds": list(args.seeds), "steps": args.steps, "device": "cpu", "wall_seconds": wall,
+    report = {"seeds": list(args.seeds), "steps": args.steps, "device": device.name, "draws": "cpu",
+              "wall_seconds": wall,
               "config": {**chain.as_dict(), "N": chain.N}, "per_seed": [run.as_dict() for run in runs]}  # fmt: skip
+    print(_where(device, "cpu"))
     print(format_deep(runs))
-    print(f"wall seconds: {wall:.1f} (cpu)")
+    print(f"wall seconds: {wall:.1f} ({device.name})")
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0
@@ -305,6 +332,7 @@ def register_sweep(subparsers) -> None:
     sw.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON to PATH")
     sw.add_argument("--no-curves", action="store_true", help="leave the per-step curves out of the JSON")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_device(sw, "each variant's runs as one float64 batch on the GPU")
     sw.set_defaults(handler=_sweep)
 
 
@@ -315,6 +343,7 @@ def _sweep(args) -> int:
 
     if args.json is not None and not args.json.resolve().parent.is_dir():
         raise ValueError(f"--json: directory {str(args.json.parent)!r} does not exist")
+    device = _device(args)
     total = count_batches(args.variants) * args.steps  # validates the names too
     quiet = args.quiet or not sys.stderr.isatty()
     start = time.perf_counter()
@@ -327,12 +356,14 @@ def _sweep(args) -> int:
             base_lrs=dict(args.base_lr),
             value_ratio=args.value_ratio,
             progress=lambda t: bar.update(t - bar.n),
+            device=device.name,
         )
     wall = time.perf_counter() - start
+    print(_where(device, "cpu"))
     print(format_sweep(result))
     if args.json is not None:
         report = summarize_sweep(result, curves=not args.no_curves)
-        report["wall_seconds"] = wall
+        report["wall_seconds"], report["device"] = wall, device.name
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0
 

@@ -229,7 +229,7 @@ def test_deep_transformer_writes_losses_and_held_out_metrics(tmp_path, capsys):
 
 
 def test_deep_transformer_rejects_bad_arguments(capsys):
-    assert main(["reproduce", "deep-transformer", "--device", "cuda"]) == 2
-    assert "invalid choice: 'cuda'" in capsys.readouterr().err
+    assert main(["reproduce", "deep-transformer", "--device", "gpu"]) == 2
+    assert "invalid choice: 'gpu'" in capsys.readouterr().err
     assert main(["reproduce", "deep-transformer", "--seeds", "1", "1", "--steps", "1", "--T", "20"]) == 2
     assert "seeds must be distinct" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
 The parts of :mod:`attnlib`, lowest first. A module may import from its own
 part and from any part listed before it, never from one after it. The shared
-helpers at the top level (``_validate``, ``_threads``) are below every part;
+helpers at the top level (``_validate``, ``_threads``, ``_device``) are below every part;
 ``cli``, ``__main__`` and ``attnlib/__init__`` are above every part.
 """
 
@@ -16,9 +16,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "attnlib"
 
 #: Lowest first. Top-level modules not named here are refused (at most 8 besides the parts).
-ORDER = ("_validate", "_threads", "head", "reference", "laws", "chain", "dynamics", "teaching", "cli", "__main__", "__init__")
+ORDER = ("_validate", "_threads", "_device", "head", "reference", "laws", "chain", "dynamics", "teaching", "cli", "__main__", "__init__")
 PARTS = ("head", "reference", "laws", "chain", "dynamics", "teaching")
-TOP_LEVEL_MODULES = {"__init__", "__main__", "cli", "_validate", "_threads"}
+TOP_LEVEL_MODULES = {"__init__", "__main__", "cli", "_validate", "_threads", "_device"}
 
 
 def modules(package: Path) -> list[tuple[str, Path]]:

@@ -43,6 +43,7 @@ from typing import Callable
 
 import numpy as np
 
+from .._device import resolve_device
 from .._validate import as_number, as_positive_int, as_seed
 from ..chain.task import ChainConfig, Task
 
@@ -220,6 +221,8 @@ def _dropout(x, p: float, generator):
     ``generator`` is one ``torch.Generator``, or a list of them, one per run,
     when ``x`` holds several runs along its first axis: each run's mask then
     comes from its own generator, exactly as if the run were trained alone.
+    The masks come from the generator's device (the CPU stream that replays
+    the authors'), and move to ``x``'s device when that is a GPU.
     """
     import torch
 
@@ -227,13 +230,13 @@ def _dropout(x, p: float, generator):
         return x
     keep = 1.0 - p
     if isinstance(generator, (list, tuple)):
-        noise = x.new_empty(x.shape)  # same shape as x, run r's mask from generator r
+        noise = x.new_empty(x.shape, device=generator[0].device)  # same shape as x, run r's mask from generator r
         for r, g in enumerate(generator):
             noise[r].bernoulli_(keep, generator=g)
-    else:
-        noise = x.new_empty(x.shape).bernoulli_(keep, generator=generator)  # same shape as x, 1 with probability keep
+    else:  # same shape as x, 1 with probability keep
+        noise = x.new_empty(x.shape, device=generator.device).bernoulli_(keep, generator=generator)
     noise.div_(keep)
-    return x * noise
+    return x * noise.to(x.device)
 
 
 def _linear_map(x, weight, bias):
@@ -271,7 +274,7 @@ def _forward(W: dict, X, config: DeepConfig, generator=None, record: dict | None
     lead, N = X.shape[:-2], X.shape[-2]  # () or (R,)
     D, H, d = config.d_model, config.n_heads, config.d_head
     p = config.dropout
-    future = torch.triu(torch.ones(N, N), diagonal=1).bool()  # (N, N)  True above the diagonal: masked
+    future = torch.triu(torch.ones(N, N, device=X.device), diagonal=1).bool()  # (N, N)  True above the diagonal: masked
     x = _linear_map(X, W["in.weight"], W["in.bias"])  # (..., N, D)
     for b in range(config.n_layers):
         w = lambda name: (W[f"block{b}.{name}.weight"], W[f"block{b}.{name}.bias"])  # noqa: E731
@@ -446,6 +449,7 @@ def train_deep(
     curve_every: int | None = None,
     horizon: int | None = None,
     progress: Callable[[int], None] | None = None,
+    device: str = "cpu",
 ) -> DeepRun:
     """Train the deep variant for one seed, replaying the authors' random stream.
 
@@ -465,6 +469,11 @@ def train_deep(
         schedule it); a larger one runs the first ``steps`` of a longer run.
     progress : callable, optional
         Called with the number of steps done.
+    device : {"cpu", "cuda", "auto"}, default "cpu"
+        Where the model and the data live (:func:`attnlib._device.resolve_device`).
+        The random stream stays on the CPU, so a GPU run draws the same
+        dropout masks as a CPU run (each mask is copied to the GPU) and agrees
+        with it within float32 rounding.
 
     Returns
     -------
@@ -489,16 +498,19 @@ def train_deep(
         raise TypeError(f"chain must be a ChainConfig, got {type(chain).__name__}")
     if curve_every is not None:
         curve_every = as_positive_int(curve_every, "curve_every")
+    where = torch.device(resolve_device(device).name)
     train_task: Task = chain.task(seed)
     test_task: Task = chain.task(seed + HELD_OUT_OFFSET)
     stream = torch.Generator()
     stream.set_state(torch.from_numpy(test_task.generator_state.copy()))  # where the authors' stream stands now
 
-    def tensors(task: Task):
-        return torch.from_numpy(task.X.astype(np.float32)), torch.from_numpy(task.y.copy())  # (N, d_x) float32, (N,)
+    def tensors(task: Task):  # (N, d_x) float32, (N,)
+        return torch.from_numpy(task.X.astype(np.float32)).to(where), torch.from_numpy(task.y.copy()).to(where)
 
     (X, y), (X_test, y_test) = tensors(train_task), tensors(test_task)
     W = init_deep_weights(config, train_task.d_x, train_task.n_symbols, stream)
+    if where.type != "cpu":
+        W = {name: w.detach().to(where).requires_grad_(True) for name, w in W.items()}
     optimizer = torch.optim.AdamW(list(W.values()), lr=config.lr, weight_decay=config.weight_decay)
     horizon = steps if horizon is None else as_positive_int(horizon, "horizon", minimum=steps)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(horizon, 1))

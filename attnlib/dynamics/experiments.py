@@ -25,7 +25,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from .._validate import as_positive_int, as_seed
-from ..chain.engine import Diverged, Engine
+from .._device import resolve_device
+from ..chain.engine import BatchedEngine, Diverged, Engine
 from ..chain.task import ChainConfig, Task
 from ..head.gradients import backward
 from ..head.model import Params, forward
@@ -148,6 +149,7 @@ def run_specs(
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
     backend: str = "auto",
+    device: str = "cpu",
 ) -> RunSet:
     """Train every run of ``specs`` with the engine, all at once.
 
@@ -170,6 +172,11 @@ def run_specs(
         As for :meth:`attnlib.chain.engine.Engine.run` and
         :class:`attnlib.chain.engine.Engine`; ``progress`` is called with the
         number of steps done so far, over all segments.
+    device : {"cpu", "cuda", "auto"}, default "cpu"
+        Where the arithmetic runs (:func:`attnlib._device.resolve_device`):
+        ``"cpu"`` is the CPU engine; on CUDA every run advances in one
+        :class:`attnlib.chain.engine.BatchedEngine` (the loss is then the only
+        record). ``backend="batched"`` asks for that program on the CPU too.
 
     Returns
     -------
@@ -198,6 +205,7 @@ def run_specs(
     for c in checkpoints:
         if isinstance(c, bool) or not isinstance(c, numbers.Integral) or not 0 < c < steps:
             raise ValueError(f"checkpoints must be integers in (0, {steps}), got {c!r}")
+    make_engine = _engine_maker(device, backend, workers)
     bounds = sorted({0, steps, *(int(c) for c in checkpoints)})  # segment ends (just [0] if steps == 0)
     tasks: dict = {}
     inits: dict = {}
@@ -213,7 +221,7 @@ def run_specs(
     for start, stop in zip(bounds[:-1], bounds[1:]):
         runs = [(t.X, t.y, p, s.lrs) for s, t, p in zip(specs, run_tasks, current)]
         report = None if progress is None else (lambda t, start=start: progress(start + t))
-        engine = Engine(runs, workers=workers, backend=backend)
+        engine = make_engine(runs)
         try:
             histories = engine.run(stop - start, record=record, progress=report)
         except Diverged as err:
@@ -239,6 +247,16 @@ def run_specs(
         checkpoint_steps=tuple(bounds),
         checkpoint_params=tuple(tuple(k) for k in kept),
     )
+
+
+def _engine_maker(device: str, backend: str, workers: int | None) -> Callable:
+    """``runs -> engine``: the CPU :class:`Engine`, or :class:`BatchedEngine` on CUDA or with ``backend="batched"``."""
+    where = resolve_device(device)
+    if backend == "batched" or where.name == "cuda":
+        if backend not in ("auto", "batched"):
+            raise ValueError(f"backend {backend!r} is a CPU engine's; on device {where.name!r} use 'auto' or 'batched'")
+        return lambda runs: BatchedEngine(runs, device=where.name)
+    return lambda runs: Engine(runs, workers=workers, backend=backend)
 
 
 def _join(parts: list[History]) -> History:

@@ -75,6 +75,7 @@ def run_sticky_chain(
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
     backend: str = "auto",
+    device: str = "cpu",
 ) -> RunSet:
     """Every run of the paper's table: each seed in both :data:`~attnlib.head.training.ARMS`, trained together.
 
@@ -87,8 +88,10 @@ def run_sticky_chain(
     base_lr, value_ratio : float
         The SGD arm's rate on every matrix; the EM-like arm's ``W_V`` rate is
         ``value_ratio * base_lr`` (:func:`attnlib.head.training.arm_rates`).
-    record, progress, workers, backend
-        As for :func:`attnlib.dynamics.experiments.run_specs`.
+    record, progress, workers, backend, device
+        As for :func:`attnlib.dynamics.experiments.run_specs`: ``device="cpu"``
+        (the default) is the CPU engine; ``"cuda"`` (or ``"auto"`` on a machine
+        with a GPU) advances the ten runs as one batched program on the GPU.
 
     Returns
     -------
@@ -109,7 +112,8 @@ def run_sticky_chain(
     specs = [
         RunSpec.paper(seed, arm, base_lr=base_lr, value_ratio=value_ratio, chain=chain) for seed in seeds for arm in ARMS
     ]
-    return run_specs(specs, steps=steps, record=record, progress=progress, workers=workers, backend=backend)
+    return run_specs(specs, steps=steps, record=record, progress=progress, workers=workers, backend=backend,
+                     device=device)  # fmt: skip
 
 
 def _stats(values) -> dict:

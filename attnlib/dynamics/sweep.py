@@ -45,6 +45,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from .._device import resolve_device
 from .._validate import as_number, as_positive_int
 from ..laws.responsibility import column_usage
 from .diagnostics import effective_dimension, value_pca
@@ -371,6 +372,7 @@ def run_sweep(
     base_lrs: Mapping[str, float] | None = None,
     value_ratio: float = 10.0,
     progress: Callable[[int], None] | None = None,
+    device: str = "cpu",
 ) -> SweepResult:
     """Train and measure every (variant, arm, seed) of the grid.
 
@@ -392,6 +394,9 @@ def run_sweep(
         ``progress(t)`` with the total number of steps done so far, over all
         batches (runs with the same spec are trained together, one batch per
         spec); the total is ``steps`` times the number of distinct specs.
+    device : {"cpu", "cuda", "auto"}, default "cpu"
+        Where each batch is trained (:func:`attnlib.dynamics.variants.train_variants`);
+        the measurements after training run on the CPU.
 
     Returns
     -------
@@ -407,6 +412,7 @@ def run_sweep(
     ((120,), ['attention entropy', 'loss', '||dL/dS||', '||dL/dV||'], 0.56)
     """
     names = resolve_variants(variants)
+    resolve_device(device)  # a bad device fails before any training
     if isinstance(seeds, (str, bytes, numbers.Number)) or len(seeds) == 0:
         raise TypeError(f"seeds must be a non-empty sequence of integers, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
@@ -435,7 +441,8 @@ def run_sweep(
     for index, (spec, jobs) in enumerate(by_spec.items()):
         done_before = index * steps
         report = None if progress is None else (lambda t, d=done_before: progress(d + t))
-        trained = train_variants([job[3] for job in jobs], spec, steps=steps, record=RECORDABLE, progress=report)
+        trained = train_variants([job[3] for job in jobs], spec, steps=steps, record=RECORDABLE, progress=report,
+                                 device=device)  # fmt: skip
         for (name, arm, s, _), history in zip(jobs, trained):
             histories[name, arm, s] = history
 

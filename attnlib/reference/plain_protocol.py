@@ -39,7 +39,8 @@ class PlainRun:
     final_loss: float
 
 
-def plain_autograd_training(X, y, params: Params, lrs: LearningRates, steps: int, *, dtype=None) -> PlainRun:
+def plain_autograd_training(X, y, params: Params, lrs: LearningRates, steps: int, *, dtype=None,
+                            device: str = "cpu") -> PlainRun:  # fmt: skip
     """Train the causal head by autograd on the full masked ``N x N`` scores; float32 by default.
 
     Parameters
@@ -53,6 +54,9 @@ def plain_autograd_training(X, y, params: Params, lrs: LearningRates, steps: int
     steps : int
     dtype : torch.dtype, optional
         Default ``torch.float32``, like the authors.
+    device : str, default "cpu"
+        The torch device of every tensor (``"cuda"``: the authors' script on a
+        GPU, as ``benchmarks/bench_gpu.py`` times it).
 
     Examples
     --------
@@ -68,12 +72,12 @@ def plain_autograd_training(X, y, params: Params, lrs: LearningRates, steps: int
 
     steps = as_positive_int(steps, "steps", minimum=0)
     dtype = torch.float32 if dtype is None else dtype
-    X = torch.tensor(np.asarray(X), dtype=dtype)  # (N, d_x)  a copy: task arrays are read-only
-    y = torch.tensor(np.asarray(y), dtype=torch.long)  # (N,)
+    X = torch.tensor(np.asarray(X), dtype=dtype, device=device)  # (N, d_x)  a copy: task arrays are read-only
+    y = torch.tensor(np.asarray(y), dtype=torch.long, device=device)  # (N,)
     n = X.shape[0]
-    future = torch.ones(n, n, dtype=torch.bool).triu(1)  # (N, N)  j > i: masked
+    future = torch.ones(n, n, dtype=torch.bool, device=device).triu(1)  # (N, N)  j > i: masked
     names = ("W_Q", "W_K", "W_V", "W_O")
-    weights = [torch.tensor(getattr(params, k), dtype=dtype, requires_grad=True) for k in names]
+    weights = [torch.tensor(getattr(params, k), dtype=dtype, device=device, requires_grad=True) for k in names]
     rates = [getattr(lrs, k) for k in names]
     scale = 1.0 / math.sqrt(params.dims["d_k"])
 

@@ -48,7 +48,7 @@ from ...head.training import (
     predictive_metrics,
 )
 
-__all__ = ["Engine", "StepGrads"]
+__all__ = ["Engine", "StepGrads", "check_runs", "finished_run"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,39 @@ _PROCESS_WORK = 2e8
 _BACKENDS = ("auto", "compiled", "torch")
 
 
+def check_runs(runs: Sequence) -> tuple[list, list, list, list]:
+    """``runs`` of :class:`Engine` (a sequence of ``(X, y, params, lrs)``) checked: lists of X, y, params, lrs.
+
+    Every ``X`` is ``(N, d_x)`` float64 and every run has the same ``N`` and sizes;
+    one-line errors name the run and what is wrong.
+    """
+    if isinstance(runs, (str, bytes)) or not isinstance(runs, Sequence) or len(runs) == 0:
+        raise TypeError(f"runs must be a non-empty sequence of (X, y, params, lrs), got {runs!r:.60}")
+    Xs, ys, inits, rates = [], [], [], []
+    for i, run in enumerate(runs):
+        if not isinstance(run, (tuple, list)) or len(run) != 4:
+            raise TypeError(f"runs[{i}] must be a tuple (X, y, params, lrs), got {run!r:.60}")
+        X, y, params, lrs = run
+        if not isinstance(params, Params):
+            raise TypeError(f"runs[{i}] params must be an attnlib.Params, got {type(params).__name__}")
+        if not isinstance(lrs, LearningRates):
+            raise TypeError(f"runs[{i}] lrs must be a LearningRates, got {type(lrs).__name__}")
+        X = as_float_matrix(X, f"runs[{i}] X")
+        if X.shape[0] < 1 or X.shape[1] != params.dims["d_x"]:
+            raise ValueError(f"runs[{i}] X must have shape (N >= 1, {params.dims['d_x']}), got {X.shape}")
+        y = as_labels(y, f"runs[{i}] y", length=X.shape[0], n_classes=params.dims["n_classes"])
+        if i and (X.shape != Xs[0].shape or params.dims != inits[0].dims):
+            raise ValueError(
+                f"runs[{i}] must match runs[0]: X {X.shape} vs {Xs[0].shape}, "
+                f"dims {params.dims} vs {inits[0].dims}"
+            )
+        Xs.append(X)
+        ys.append(y)
+        inits.append(params)
+        rates.append(lrs)
+    return Xs, ys, inits, rates
+
+
 class Engine:
     """Advance many independent runs of the head together, float32, closed-form gradients.
 
@@ -169,33 +202,10 @@ class Engine:
         max_block: int = 48,
         backend: str = "auto",
     ):
-        if isinstance(runs, (str, bytes)) or not isinstance(runs, Sequence) or len(runs) == 0:
-            raise TypeError(f"runs must be a non-empty sequence of (X, y, params, lrs), got {runs!r:.60}")
+        Xs, ys, inits, rates = check_runs(runs)
         self.causal = as_bool(causal, "causal")
         block_budget = as_positive_int(block_budget, "block_budget")
         max_block = as_positive_int(max_block, "max_block")
-        Xs, ys, inits, rates = [], [], [], []
-        for i, run in enumerate(runs):
-            if not isinstance(run, (tuple, list)) or len(run) != 4:
-                raise TypeError(f"runs[{i}] must be a tuple (X, y, params, lrs), got {run!r:.60}")
-            X, y, params, lrs = run
-            if not isinstance(params, Params):
-                raise TypeError(f"runs[{i}] params must be an attnlib.Params, got {type(params).__name__}")
-            if not isinstance(lrs, LearningRates):
-                raise TypeError(f"runs[{i}] lrs must be a LearningRates, got {type(lrs).__name__}")
-            X = as_float_matrix(X, f"runs[{i}] X")
-            if X.shape[0] < 1 or X.shape[1] != params.dims["d_x"]:
-                raise ValueError(f"runs[{i}] X must have shape (N >= 1, {params.dims['d_x']}), got {X.shape}")
-            y = as_labels(y, f"runs[{i}] y", length=X.shape[0], n_classes=params.dims["n_classes"])
-            if i and (X.shape != Xs[0].shape or params.dims != inits[0].dims):
-                raise ValueError(
-                    f"runs[{i}] must match runs[0]: X {X.shape} vs {Xs[0].shape}, "
-                    f"dims {params.dims} vs {inits[0].dims}"
-                )
-            Xs.append(X)
-            ys.append(y)
-            inits.append(params)
-            rates.append(lrs)
         self._X, self._y, self._inits, self._lrs = Xs, ys, inits, rates
         self.n_runs = len(runs)
         self.N = Xs[0].shape[0]
@@ -284,18 +294,14 @@ class Engine:
         histories = [None] * self.n_runs
         for chunk, res in zip(chunks, results):
             for r, i in enumerate(chunk):
-                _check_finite(i, res["per_step"]["loss"][r], res["logits"][r], self._lrs[i])
-                final_loss, final_entropy, final_accuracy = predictive_metrics(
-                    res["logits"][r].astype(np.float64), self._y[i]
-                )
                 extra = {name: res["per_step"][name][r] if name in res["per_step"] else None for name in RECORDABLE[1:]}
-                histories[i] = History(
-                    losses=res["per_step"]["loss"][r],
-                    final_loss=final_loss,
-                    final_entropy=final_entropy,
-                    final_accuracy=final_accuracy,
-                    params=Params(**{k: w[r] for k, w in res["weights"].items()}),
-                    lrs=self._lrs[i],
+                histories[i] = finished_run(
+                    i,
+                    res["per_step"]["loss"][r],
+                    res["logits"][r],
+                    {k: w[r] for k, w in res["weights"].items()},
+                    self._y[i],
+                    self._lrs[i],
                     snapshot_steps=snap_steps,
                     value_snapshots=None if res["snaps"] is None else res["snaps"][r].astype(np.float64),
                     param_snapshots=None if res["snaps"] is None else tuple(
@@ -478,6 +484,15 @@ class Diverged(ValueError):
     def __init__(self, message: str, run: int, step: int):
         super().__init__(message)
         self.run, self.step = run, step
+
+
+def finished_run(run: int, losses, logits, weights: dict, y, lrs, **more) -> History:
+    """Run ``run``'s :class:`History` from its per-step losses ``(steps,)``, final float32 logits ``(N, C)``
+    and final weights; :class:`Diverged` if any of them is not finite. ``more`` goes to :class:`History`."""
+    _check_finite(run, losses, logits, lrs)
+    final_loss, final_entropy, final_accuracy = predictive_metrics(logits.astype(np.float64), y)
+    return History(losses=losses, final_loss=final_loss, final_entropy=final_entropy, final_accuracy=final_accuracy,
+                   params=Params(**weights), lrs=lrs, **more)  # fmt: skip
 
 
 def _check_finite(run: int, losses: np.ndarray, logits: np.ndarray, lrs) -> None:

@@ -46,22 +46,24 @@ def forward_tensors(W: dict, X, Y, spec: VariantSpec, mask, *, keep: bool = Fals
     if len(k_slices) == 1:
         S = ((Q / math.sqrt(d_k)) @ K.transpose(-1, -2))[:, None]  # (B, 1, N, N)  (scaling Q is cheaper)
     else:  # head h sees only its columns: Q^h K^h^T / sqrt(d_k^h), all heads in one product
-        k_cols = torch.zeros(len(k_slices), d_k, dtype=Q.dtype)  # (H, d_k)
+        k_cols = torch.zeros(len(k_slices), d_k, dtype=Q.dtype, device=Q.device)  # (H, d_k)
         for h, sk in enumerate(k_slices):
             k_cols[h, sk] = 1.0 / math.sqrt(sk.stop - sk.start)
         S = (Q[:, None] * k_cols[None, :, None, :]) @ K[:, None].transpose(-1, -2)  # (B, H, N, N)
-    blocked = torch.zeros(mask.shape, dtype=S.dtype).masked_fill_(~torch.as_tensor(mask), float("-inf"))  # (N, N)
+    blocked = torch.zeros(mask.shape, dtype=S.dtype, device=S.device).masked_fill_(
+        ~torch.as_tensor(mask, device=S.device), float("-inf"))  # (N, N)
     masked = S + blocked  # (B, H, N, N)  -inf where i may not attend to j
     alpha = torch.softmax(masked, dim=-1)  # (B, H, N, N)
     mixed = alpha  # (B, H, N, N)  the weights that mix the values
     if dropout is not None and spec.attn_dropout > 0:
         p = spec.attn_dropout
         kept = torch.stack([torch.rand(alpha.shape[1:], generator=g, dtype=alpha.dtype) >= p for g in dropout])
+        kept = kept.to(alpha.device)  # (B, H, N, N)  drawn on the CPU, where the generators are
         mixed = alpha * kept / (1.0 - p)  # (B, H, N, N)  kept with probability 1 - p, scaled by 1 / (1 - p)
     if len(v_slices) == 1:
         O = mixed[:, 0] @ V  # (B, N, d_v)
     else:  # o_i = concatenation over heads of sum_j alpha^h_ij v^h_j
-        v_cols = torch.zeros(len(v_slices), d_v, dtype=V.dtype)  # (H, d_v)
+        v_cols = torch.zeros(len(v_slices), d_v, dtype=V.dtype, device=V.device)  # (H, d_v)
         for h, sv in enumerate(v_slices):
             v_cols[h, sv] = 1.0
         O = ((mixed @ V[:, None]) * v_cols[None, :, None, :]).sum(dim=1)  # (B, N, d_v)

@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..._device import resolve_device
 from ..._threads import single_torch_thread
 from ..._validate import as_positive_int, as_seed
 from ...head.model import Params, attention_mask
@@ -59,6 +60,7 @@ def train_variants(
     record=("loss",),
     progress: Callable[[int], None] | None = None,
     dropout_seeds=None,
+    device: str = "cpu",
 ) -> tuple[VariantHistory, ...]:
     """Train several runs of one variant together (full batch, float64 torch autograd).
 
@@ -79,6 +81,9 @@ def train_variants(
         Needed when ``spec.attn_dropout > 0``: run ``b`` draws its masks from
         a generator seeded with ``dropout_seeds[b]``, so a run's masks do not
         depend on the runs trained beside it.
+    device : {"cpu", "cuda", "auto"}, default "cpu"
+        Where the batch is computed (:func:`attnlib._device.resolve_device`);
+        still float64, the dropout masks still drawn on the CPU.
 
     Returns
     -------
@@ -134,25 +139,30 @@ def train_variants(
     elif dropout_seeds is not None:
         raise ValueError(f"dropout_seeds is only used when spec.attn_dropout > 0, got {dropout_seeds!r}")
 
+    where = resolve_device(device).name
     with single_torch_thread():  # small tensors: one thread is faster, and robust on a shared machine
-        return _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds)
+        return _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds, where)
 
 
-def _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds=None):
+def _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds=None, device="cpu"):
     """The loop of :func:`train_variants`, on validated problems."""
     import torch
+
+    def host(t) -> np.ndarray:
+        return t.detach().cpu().numpy()
 
     dropout = None if dropout_seeds is None else [torch.Generator().manual_seed(s) for s in dropout_seeds]
 
     n = checked[0][0].shape[0]
     mask = attention_mask(n, causal=causal)  # (N, N)
-    Xt = torch.tensor(np.stack([c[0] for c in checked]))  # (B, N, d_x)
-    Yt = torch.tensor(np.stack([c[1] for c in checked]))  # (B, N)
+    Xt = torch.tensor(np.stack([c[0] for c in checked]), device=device)  # (B, N, d_x)
+    Yt = torch.tensor(np.stack([c[1] for c in checked]), device=device)  # (B, N)
     names = [name for name in WEIGHTS if name != "W_R" or spec.residual]
-    W = {name: torch.tensor(np.stack([c[2].as_dict()[name] for c in checked])) for name in names}  # each (B, ...)
+    W = {name: torch.tensor(np.stack([c[2].as_dict()[name] for c in checked]), device=device)
+         for name in names}  # fmt: skip  each (B, ...)
     rate_of = {"W_R": "W_O"}
-    lr = {name: torch.tensor([c[3].as_dict()[rate_of.get(name, name)] for c in checked],
-                             dtype=torch.float64)[:, None, None] for name in names}  # fmt: skip  each (B, 1, 1)
+    lr = {name: torch.tensor([c[3].as_dict()[rate_of.get(name, name)] for c in checked], dtype=torch.float64,
+                             device=device)[:, None, None] for name in names}  # fmt: skip  each (B, 1, 1)
     optimizer = OPTIMIZERS[spec.optimizer]
     state = {name: optimizer.init_state(w) for name, w in W.items()}
 
@@ -167,13 +177,13 @@ def _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds=N
         out = forward_tensors(W, Xt, Yt, spec, mask, keep=True, dropout=dropout)
         inputs = list(W.values()) + ([out["scores"]] if want_s else []) + ([out["V"]] if want_v else [])
         grads = torch.autograd.grad(out["losses"].sum(), inputs)
-        losses[:, t] = out["losses"].detach().numpy()
+        losses[:, t] = host(out["losses"])
         if "attn_entropy" in extras:
             # H(alpha_i) = LSE(s_i) - sum_j alpha_ij s_ij, and LSE(s_i) = max_j s_ij - log max_j alpha_ij
             with torch.no_grad():
                 lse = out["masked"].amax(dim=-1) - out["attn"].amax(dim=-1).log()  # (B, H, N)  no exp needed
                 ent = (lse - (out["attn"] * out["scores"]).sum(-1)).mean(dim=(-1, -2))  # (B,)
-            extras["attn_entropy"][:, t] = ent.numpy()
+            extras["attn_entropy"][:, t] = host(ent)
         if "attn_change" in extras:  # alpha X per head; the change update t - 1 made
             with torch.no_grad():
                 read, before = out["attn"] @ Xt[:, None], read  # (B, H, N, d_x)
@@ -181,10 +191,10 @@ def _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds=N
                 extras["attn_change"][:, t - 1] = _rms_rows(read - before)
         rest = grads[len(W):]
         if want_s:
-            extras["score_grad_norm"][:, t] = torch.linalg.vector_norm(rest[0], dim=(1, 2, 3)).numpy()
+            extras["score_grad_norm"][:, t] = host(torch.linalg.vector_norm(rest[0], dim=(1, 2, 3)))
             rest = rest[1:]
         if want_v:
-            extras["value_grad_norm"][:, t] = torch.linalg.vector_norm(rest[0], dim=(-1, -2)).numpy()
+            extras["value_grad_norm"][:, t] = host(torch.linalg.vector_norm(rest[0], dim=(-1, -2)))
         with torch.no_grad():
             new = {}
             for (name, w), g in zip(W.items(), grads[: len(W)]):
@@ -197,10 +207,10 @@ def _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds=N
 
     with torch.no_grad():
         last = forward_tensors(W, Xt, Yt, spec, mask, keep=True)
-        logits = last["logits"].numpy()  # (B, N, C)
+        logits = host(last["logits"])  # (B, N, C)
         if "attn_change" in extras and steps > 0:
             extras["attn_change"][:, steps - 1] = _rms_rows(last["attn"] @ Xt[:, None] - read)
-    final = {name: w.detach().numpy() for name, w in W.items()}  # each (B, ...)
+    final = {name: host(w) for name, w in W.items()}  # each (B, ...)
     histories = []
     for b, (X, y, params, lrs) in enumerate(checked):
         final_loss, final_entropy, final_accuracy = predictive_metrics(logits[b], y)
@@ -224,7 +234,7 @@ def _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds=N
 
 def _rms_rows(delta) -> np.ndarray:
     """Per run, the root mean square over heads and queries of the rows' norms: (B, H, N, d) -> (B,)."""
-    return delta.square().sum(dim=-1).mean(dim=(-1, -2)).sqrt().numpy()  # (B,)
+    return delta.square().sum(dim=-1).mean(dim=(-1, -2)).sqrt().cpu().numpy()  # (B,)
 
 
 def train_variant(
