@@ -1,7 +1,9 @@
-"""Drawing helpers for the chapters. They only draw: arrays (or a History) in, axes out."""
+"""Drawing helpers for the chapters. They only draw: arrays (or a History) in, axes out;
+the schematic diagrams of :mod:`.diagrams` take nothing and return a whole figure."""
 
 from .basic import curves, grouped_bars, heatmap
 from .costs import flops_by_line, flops_vs_length
+from .diagrams import em_correspondence, feedback_loop, head_graph
 from .dynamics import (
     SYMBOL_COLORS,
     attention_panel,
@@ -26,6 +28,9 @@ __all__ = [
     "curves",
     "grouped_bars",
     "heatmap",
+    "head_graph",
+    "feedback_loop",
+    "em_correspondence",
     "flops_by_line",
     "flops_vs_length",
     "step_size_errors",
