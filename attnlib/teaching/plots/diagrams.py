@@ -110,9 +110,9 @@ def head_graph():
     _label(ax, (1.45, 2.6), r"$XW_V$", ha="right")
     _arrow(ax, "forward:Q->S", east("Q", 0.1), west("S", 0.3))
     _arrow(ax, "forward:K->S", east("K", 0.1), west("S", -0.1))
-    _label(ax, (5.4, 5.5), r"$S = QK^\top/\sqrt{d_k}$", va="bottom")
+    _label(ax, (5.8, 5.5), r"$S = QK^\top/\sqrt{d_k}$", va="bottom", fontsize=9.5)
     _arrow(ax, "forward:S->alpha", east("S", 0.2), west("alpha", 0.2))
-    _label(ax, (7.0, 5.2), "masked\nsoftmax", va="bottom", fontsize=9.5)
+    _label(ax, (7.1, 5.2), "masked\nsoftmax", va="bottom", fontsize=9.5)
     _arrow(ax, "forward:alpha->O", east("alpha", 0.2), west("O", 0.2))
     _arrow(ax, "forward:V->O", east("V", 0.12), (pos["O"][0] - 0.1, pos["O"][1] - 0.475),
            connection="angle,angleA=0,angleB=90,rad=0")
@@ -144,7 +144,7 @@ def head_graph():
            connection="angle,angleA=-90,angleB=0,rad=0", **red)
     _label(ax, (7.0, 0.5), r"$\partial L/\partial v_j = \sum_i \alpha_{ij}\, u_i$   (ch. 4)", **grad)
     _arrow(ax, "backward:S->Q", west("S", 0.05), east("Q", -0.2), **red)
-    _label(ax, (3.6, 7.4), r"$\partial L/\partial q_i = \sum_j (\partial L/\partial s_{ij})\, k_j/\sqrt{d_k}$"
+    _label(ax, (3.65, 7.2), r"$\partial L/\partial q_i = \sum_j (\partial L/\partial s_{ij})\, k_j/\sqrt{d_k}$"
            + "   (ch. 5)", ha="left", **grad)
     _arrow(ax, "backward:S->K", west("S", -0.35), east("K", -0.22), **red)
     _label(ax, (3.7, 2.95), r"$\partial L/\partial k_j =$" + "\n"
