@@ -21,8 +21,15 @@ BREAKS_COLOR = "#b03060"
 NOTE_COLOR = "0.35"
 
 
+#: Inches per unit of the layouts below. The book shows a figure about 690 px wide, so a
+#: diagram drawn 9 inches wide at 100 dpi shows its 10-point labels about 11 px high there.
+WIDTH = 9.0
+
+
 def _canvas(figsize, xlim, ylim):
-    fig = plt.figure(figsize=figsize)
+    """A blank full-figure axes; ``figsize`` is the layout's size, scaled to :data:`WIDTH` inches wide."""
+    scale = WIDTH / figsize[0]
+    fig = plt.figure(figsize=(WIDTH, figsize[1] * scale))
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
@@ -85,16 +92,16 @@ def head_graph():
     ['backward:L->Z', 'backward:O->V']
     >>> plt.close(fig)
     """
-    fig, ax = _canvas((10.5, 5.6), (-0.2, 16.6), (-0.55, 8.1))
-    pos = {"X": (0.6, 4.6), "Q": (3.0, 6.3), "K": (3.0, 3.5), "V": (3.0, 1.0), "S": (5.6, 4.9),
-           "alpha": (8.2, 4.9), "O": (10.6, 4.9), "Z": (12.6, 4.9), "p": (14.3, 4.9), "L": (15.9, 4.9)}
+    fig, ax = _canvas((17.4, 9.1), (-0.2, 17.2), (-0.55, 8.55))
+    pos = {"X": (0.6, 4.4), "Q": (3.3, 7.3), "K": (3.3, 5.2), "V": (3.3, 1.6), "S": (6.2, 6.3),
+           "alpha": (10.0, 6.3), "O": (10.0, 1.6), "Z": (12.4, 1.6), "p": (14.5, 1.6), "L": (16.6, 1.6), "y": (16.6, 4.0)}
     nodes = {"X": (r"$X$", "input"), "Q": (r"$Q$", "queries"), "K": (r"$K$", "keys"),
              "V": (r"$V$", "values"), "S": (r"$S$", "scores"), "alpha": (r"$\alpha$", "attention"),
              "O": (r"$O$", "outputs"), "Z": (r"$Z$", "logits"), "p": (r"$p$", "probs"), "L": (r"$L$", "loss")}
-    half_w = 0.48
+    half_w, half_h = 0.55, 0.5
     for key, (symbol, note) in nodes.items():
-        _node(ax, key, pos[key], symbol, note, width=2 * half_w, height=0.95)
-    _node(ax, "y", (15.9, 7.0), r"$y$", "targets", width=2 * half_w, height=0.95, color="#f4f4f4", edge="0.5")
+        _node(ax, key, pos[key], symbol, note, width=2 * half_w, height=2 * half_h)
+    _node(ax, "y", pos["y"], r"$y$", "targets", width=2 * half_w, height=2 * half_h, color="#f4f4f4", edge="0.5")
 
     def east(k, dy=0.0):
         return (pos[k][0] + half_w, pos[k][1] + dy)
@@ -102,61 +109,64 @@ def head_graph():
     def west(k, dy=0.0):
         return (pos[k][0] - half_w, pos[k][1] + dy)
 
-    # ---- forward pass (solid, black): labels above the arrows
-    for b in ("Q", "K", "V"):
-        _arrow(ax, f"forward:X->{b}", east("X", 0.12), west(b, 0.12))
-    _label(ax, (1.55, 5.85), r"$XW_Q$", ha="right")
-    _label(ax, (2.0, 4.55), r"$XW_K$", va="bottom")
-    _label(ax, (1.45, 2.6), r"$XW_V$", ha="right")
-    _arrow(ax, "forward:Q->S", east("Q", 0.1), west("S", 0.3))
-    _arrow(ax, "forward:K->S", east("K", 0.1), west("S", -0.1))
-    _label(ax, (5.8, 5.5), r"$S = QK^\top/\sqrt{d_k}$", va="bottom", fontsize=9.5)
-    _arrow(ax, "forward:S->alpha", east("S", 0.2), west("alpha", 0.2))
-    _label(ax, (7.1, 5.2), "masked\nsoftmax", va="bottom", fontsize=9.5)
-    _arrow(ax, "forward:alpha->O", east("alpha", 0.2), west("O", 0.2))
-    _arrow(ax, "forward:V->O", east("V", 0.12), (pos["O"][0] - 0.1, pos["O"][1] - 0.475),
-           connection="angle,angleA=0,angleB=90,rad=0")
-    _label(ax, (9.4, 5.2), r"$O = \alpha V$", va="bottom")
-    _arrow(ax, "forward:O->Z", east("O", 0.2), west("Z", 0.2))
-    _label(ax, (11.6, 5.2), r"$OW_O$", va="bottom")
-    _arrow(ax, "forward:Z->p", east("Z", 0.2), west("p", 0.2))
-    _label(ax, (13.45, 5.2), "soft-\nmax", va="bottom", fontsize=9.5)
-    _arrow(ax, "forward:p->L", east("p", 0.2), west("L", 0.2))
-    _arrow(ax, "forward:y->L", (15.9, 6.52), (15.9, 5.38))
-    _label(ax, (15.3, 6.1), r"$L = -\sum_i \log p_{i, y_i} / N$", ha="right", va="bottom")
+    def south(k, dx=0.0):
+        return (pos[k][0] + dx, pos[k][1] - half_h)
 
-    # ---- backward pass (dashed, red): labels below the arrows, with the chapter
+    def north(k, dx=0.0):
+        return (pos[k][0] + dx, pos[k][1] + half_h)
+
+    # ---- forward pass (solid, black)
+    for b in ("Q", "K", "V"):
+        _arrow(ax, f"forward:X->{b}", east("X", 0.1), west(b, 0.1))
+    _label(ax, (1.75, 6.25), r"$XW_Q$", ha="right")
+    _label(ax, (2.05, 4.55), r"$XW_K$", va="top")
+    _label(ax, (1.7, 2.6), r"$XW_V$", ha="right")
+    _arrow(ax, "forward:Q->S", east("Q", 0.0), west("S", 0.25))
+    _arrow(ax, "forward:K->S", east("K", 0.15), west("S", -0.15))
+    _label(ax, (6.2, 6.9), r"$S = QK^\top/\sqrt{d_k}$", va="bottom")
+    _arrow(ax, "forward:S->alpha", east("S", 0.2), west("alpha", 0.2))
+    _label(ax, (8.1, 6.55), "masked softmax", va="bottom", fontsize=9.5)
+    _arrow(ax, "forward:alpha->O", south("alpha", -0.2), north("O", -0.2))
+    _label(ax, (9.65, 4.0), r"$O = \alpha V$", ha="right")
+    _arrow(ax, "forward:V->O", east("V", 0.15), west("O", 0.15))
+    _arrow(ax, "forward:O->Z", east("O", 0.2), west("Z", 0.2))
+    _label(ax, (11.2, 1.85), r"$OW_O$", va="bottom")
+    _arrow(ax, "forward:Z->p", east("Z", 0.2), west("p", 0.2))
+    _label(ax, (13.45, 1.85), "soft-\nmax", va="bottom", fontsize=9.5)
+    _arrow(ax, "forward:p->L", east("p", 0.2), west("L", 0.2))
+    _arrow(ax, "forward:y->L", south("y"), north("L"))
+    _label(ax, (16.4, 2.8), r"$L = -\sum_i \log p_{i, y_i} / N$", ha="right")
+
+    # ---- backward pass (dashed, red): each label is the gradient that reaches the node
     red = {"color": BACKWARD_COLOR, "dashed": True}
     grad = {"color": BACKWARD_COLOR, "va": "top", "fontsize": 10.5}
-    _arrow(ax, "backward:L->Z", (pos["L"][0], pos["L"][1] - 0.475), (pos["Z"][0] + 0.1, pos["Z"][1] - 0.475),
-           connection="arc3,rad=-0.45", **red)
-    _label(ax, (14.3, 3.45), r"$\partial L/\partial z_i = (p_i - e_{y_i})/N$" + "\n(ch. 1)", **grad)
+    _arrow(ax, "backward:L->Z", south("L"), south("Z", 0.15), connection="arc3,rad=-0.22", **red)
+    _label(ax, (14.5, 0.12), r"$\partial L/\partial z_i = (p_i - e_{y_i})/N$" + "   (ch. 1)", **grad)
     _arrow(ax, "backward:Z->O", west("Z", -0.2), east("O", -0.2), **red)
-    _label(ax, (11.6, 4.15), r"$u_i = \partial L/\partial o_i$" + "\n" + r"$=(\partial L/\partial z_i)\,W_O^\top$"
-           + "\n(ch. 3)", **grad)
-    _arrow(ax, "backward:O->alpha", west("O", -0.2), east("alpha", -0.2), **red)
-    _label(ax, (9.4, 4.15), r"$b_{ij} = u_i \cdot v_j$" + "\n" + r"$= \partial L/\partial \alpha_{ij}$"
-           + "\n(ch. 3)", **grad)
+    _label(ax, (11.15, 1.05), r"$u_i = \partial L/\partial o_i$" + "\n"
+           + r"$=(\partial L/\partial z_i)\,W_O^\top$" + "\n(ch. 3)", **grad)
+    _arrow(ax, "backward:O->alpha", north("O", 0.2), south("alpha", 0.2), **red)
+    _label(ax, (10.35, 4.55), r"$b_{ij} = u_i \cdot v_j$" + "\n" + r"$= \partial L/\partial \alpha_{ij}$"
+           + "\n(ch. 3)", ha="left", **grad)
     _arrow(ax, "backward:alpha->S", west("alpha", -0.2), east("S", -0.2), **red)
-    _label(ax, (6.9, 4.15), r"$\partial L/\partial s_{ij} =$" + "\n"
+    _label(ax, (8.05, 5.95), r"$\partial L/\partial s_{ij} =$" + "\n"
            + r"$\alpha_{ij}\,(b_{ij} - \mathbb{E}_{\alpha_i}[b])$" + "\n(ch. 2, 3)", **grad)
-    _arrow(ax, "backward:O->V", (pos["O"][0] + 0.15, pos["O"][1] - 0.475), east("V", -0.22),
-           connection="angle,angleA=-90,angleB=0,rad=0", **red)
-    _label(ax, (7.0, 0.5), r"$\partial L/\partial v_j = \sum_i \alpha_{ij}\, u_i$   (ch. 4)", **grad)
-    _arrow(ax, "backward:S->Q", west("S", 0.05), east("Q", -0.2), **red)
-    _label(ax, (3.65, 7.2), r"$\partial L/\partial q_i = \sum_j (\partial L/\partial s_{ij})\, k_j/\sqrt{d_k}$"
+    _arrow(ax, "backward:O->V", west("O", -0.15), east("V", -0.15), **red)
+    _label(ax, (6.65, 1.25), r"$\partial L/\partial v_j = \sum_i \alpha_{ij}\, u_i$   (ch. 4)", **grad)
+    _arrow(ax, "backward:S->Q", west("S", 0.45), east("Q", 0.3), **red)
+    _label(ax, (4.0, 8.35), r"$\partial L/\partial q_i = \sum_j (\partial L/\partial s_{ij})\, k_j/\sqrt{d_k}$"
            + "   (ch. 5)", ha="left", **grad)
-    _arrow(ax, "backward:S->K", west("S", -0.35), east("K", -0.22), **red)
-    _label(ax, (3.7, 2.95), r"$\partial L/\partial k_j =$" + "\n"
+    _arrow(ax, "backward:S->K", west("S", -0.4), east("K", -0.2), **red)
+    _label(ax, (4.0, 4.55), r"$\partial L/\partial k_j =$" + "\n"
            + r"$\sum_i (\partial L/\partial s_{ij})\, q_i/\sqrt{d_k}$" + "\n(ch. 5)", ha="left", **grad)
 
-    # ---- legend, bottom right
-    ax.add_patch(FancyArrowPatch((11.6, 1.5), (12.6, 1.5), arrowstyle="-|>", mutation_scale=13,
+    # ---- legend, top right
+    ax.add_patch(FancyArrowPatch((12.3, 7.9), (13.3, 7.9), arrowstyle="-|>", mutation_scale=13,
                                  color=FORWARD_COLOR, lw=1.6))
-    _label(ax, (12.8, 1.5), "forward pass", ha="left")
-    ax.add_patch(FancyArrowPatch((12.6, 0.85), (11.6, 0.85), arrowstyle="-|>", mutation_scale=13,
+    _label(ax, (13.5, 7.9), "forward pass", ha="left")
+    ax.add_patch(FancyArrowPatch((13.3, 7.25), (12.3, 7.25), arrowstyle="-|>", mutation_scale=13,
                                  color=BACKWARD_COLOR, lw=1.6, linestyle=(0, (4, 2.5))))
-    _label(ax, (12.8, 0.85), "backward pass: the gradient\nthat reaches the node", ha="left", va="top",
+    _label(ax, (13.5, 7.25), "backward pass: the\ngradient that\nreaches the node", ha="left", va="top",
            color=BACKWARD_COLOR)
     return fig
 
@@ -185,8 +195,8 @@ def feedback_loop():
     ['loop:A->alpha', 'loop:alpha->value', 'loop:b->A', 'loop:value->b']
     >>> plt.close(fig)
     """
-    fig, ax = _canvas((10.5, 5.5), (-7.6, 7.6), (-3.85, 3.85))
-    w, h, dx = 3.4, 1.15, 4.2
+    fig, ax = _canvas((16.6, 8.0), (-8.3, 8.3), (-4.0, 4.0))
+    w, h, dx = 4.3, 1.2, 4.5
     pos = {"value": (0.0, 2.55), "b": (dx, 0.0), "A": (0.0, -2.55), "alpha": (-dx, 0.0)}
     texts = {
         "value": ("value step", r"$v_j$ moves along $-u_i$ of its users"),
@@ -214,7 +224,7 @@ def feedback_loop():
            r"$\delta\alpha_{ij} \approx \alpha_{ij}(\delta s_{ij} - \sum_l \alpha_{il}\, \delta s_{il})$"
            + "\n(first order)", ha="right", **eq)
     _label(ax, (-dx - 0.35, 2.05), r"$\Delta v_j = -\eta_v \sum_i \alpha_{ij}\, u_i$" + "\n"
-           r"a larger $\alpha_{ij}$ weighs $u_i$ more", ha="right", **eq)
+           r"a larger $\alpha_{ij}$" + "\n" + r"weighs $u_i$ more", ha="right", **eq)
     _label(ax, (0.0, 0.35), "positive feedback\nfor users whose error\nsignals agree "
            r"($u_i \cdot u_k > 0$)", fontsize=10.5, color="#35608f")
     _label(ax, (0.0, -0.95), r"a user whose $u_i$ disagrees" + "\nloses the value", fontsize=9.5,
@@ -247,9 +257,9 @@ def em_correspondence():
     2
     >>> plt.close(fig)
     """
-    fig, ax = _canvas((10.5, 5.6), (-0.1, 16.9), (0.45, 9.4))
-    bw, bh = 4.4, 1.9
-    left, right = 2.45, 13.3
+    fig, ax = _canvas((17.0, 9.5), (-0.1, 16.9), (-0.1, 9.4))
+    bw, bh = 4.8, 1.9
+    left, right = 2.5, 13.7
     rows = {"E": 7.2, "M": 2.9}
     boxes = {
         ("E-step", left, "E"): ("E-step: responsibilities",
