@@ -369,3 +369,41 @@ def test_no_prose_is_lost(path):
     source = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
     missing = words(source) - words(_markdown(_copy(path)))
     assert not missing, f"colab/{path.name} lost words: {dict(missing)}"
+
+
+# ----------------------------------------------------------------------------- (f) numbered figures
+
+def test_figures_are_numbered_cited_and_captioned(small):
+    """A code cell's ``mystnb: figure:`` becomes "Fig. 3.1" where {numref} cites it, and its caption follows the cell."""
+    import dataclasses
+
+    figure = cn.Target(DOC, "fig-demo", "Fig. 3.1", "3.1", "figure")
+    context = dataclasses.replace(small, labels={**small.labels, "fig-demo": figure})
+    url = "https://owner.github.io/repo/notebooks/03_demo.html#fig-demo"
+    assert cn.convert_markdown("As {numref}`fig-demo` shows.", context) == f"As [Fig. 3.1]({url}) shows."
+    install = nbformat.v4.new_code_cell("import attnlib", metadata={"tags": ["remove-cell", "colab-install"]})
+    drawing = nbformat.v4.new_code_cell(
+        "draw()", metadata={"tags": ["hide-input"], "mystnb": {"figure": {
+            "name": "fig-demo", "caption": "The graph of {eq}`eq-x`, with $a$."}}})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Demo chapter"), install, drawing])
+    out = cn.colab_notebook(nb, context, DOC)
+    nbformat.validate(out)
+    assert out.cells[-2].cell_type == "code" and out.cells[-2].source.endswith("draw()")
+    assert out.cells[-1].cell_type == "markdown"
+    assert out.cells[-1].source == "**Fig. 3.1.** The graph of (3.1), with $a$."
+    drawing.metadata["mystnb"]["figure"]["caption"] = "See {numref}`fig-missing`."
+    with pytest.raises(cn.ConversionError, match=r"^03_demo: figure caption: .*fig-missing"):
+        cn.colab_notebook(nb, context, DOC)
+
+
+def test_the_book_numbers_its_figures_per_chapter_in_order(context):
+    """Every named figure of a chapter gets the next number, as Sphinx's numfig gives it."""
+    for path in CHAPTERS:
+        names = [cn.figure_of(c)["name"] for c in nbformat.read(path, as_version=4).cells if cn.figure_of(c).get("name")]
+        chapter = NUMBERS.get(f"notebooks/{path.stem}")
+        for k, name in enumerate(names, start=1):
+            target = context.labels[name]
+            assert (target.kind, target.number, target.docname) == ("figure", f"{chapter}.{k}", f"notebooks/{path.stem}")
+    assert context.labels["fig-head-graph"].number.startswith("2.")
+    assert context.labels["fig-feedback-loop"].number.startswith("4.")
+    assert context.labels["fig-em-correspondence"].number.startswith("7.")

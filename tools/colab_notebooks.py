@@ -10,7 +10,9 @@ Colab copy therefore has
   ("## 3.2. ..."), equations (``\\tag{3.4}`` on the equation, "(3.4)" where it is cited),
   exercises ("**Exercise 3.1: title**" and a blockquote), solutions in a collapsed
   ``<details>``, citations as "Author et al. (Year)", and ``{doc}``/``{ref}``/``{numref}``
-  as links to the rendered book page; a number quoted with ``{glue:text}`name:.3f``` written in
+  as links to the rendered book page ("Fig. 2.1" for a figure, as the book numbers it);
+* a figure that a code cell makes with myst-nb's ``mystnb: figure:`` metadata followed by a
+  markdown cell with its number and caption ("**Fig. 2.1.** ..."); a number quoted with ``{glue:text}`name:.3f``` written in
   as the book shows it (from the value the notebook's cells glued);
 * its code cells without outputs or execution counts; solution cells, the install cell and the
   book's hide-input figure cells become Colab form cells (``# @title`` first line and
@@ -84,7 +86,7 @@ class Target:
     anchor: str  # the id on the rendered page ("" for the page itself)
     text: str  # what {ref} prints: a heading's text, or "Exercise 3.1"
     number: str | None = None  # "3.1" (exercise, section, equation), None when unnumbered
-    kind: str = "section"  # "section" | "exercise" | "equation"
+    kind: str = "section"  # "section" | "exercise" | "equation" | "figure"
     title: str = ""  # an exercise's own title
 
 
@@ -126,6 +128,7 @@ class ChapterState:
     counters: list = field(default_factory=list)  # section number at each depth
     exercises: int = 0
     equations: int = 0
+    figures: int = 0
     exercise_numbers: dict = field(default_factory=dict)  # label -> "3.1"
     pending_labels: list = field(default_factory=list)  # (label)= lines waiting for their heading
     targets: list = field(default_factory=list)  # (label, Target), collected by scan_markdown
@@ -307,6 +310,10 @@ def build_context(root: Path = ROOT) -> Context:
                     scan_markdown(cell.source, context.for_doc(name), state)
                 except ConversionError as error:
                     raise ConversionError(f"{Path(name).name}: {error}") from None
+            elif (label := figure_of(cell).get("name")):
+                state.figures += 1  # Sphinx numbers the figures that have a name, per chapter
+                number = state.number(state.figures)
+                state.targets.append((label, Target(name, make_id(label), f"Fig. {number}", number, "figure")))
         for label, target in state.targets:
             table = equations if target.kind == "equation" else labels
             if label in table:
@@ -490,11 +497,11 @@ def _role(name: str, content: str, context: Context, before: str) -> str:
     title, label = _explicit(content)
     target = context.labels.get(label)
     if target is None:
-        raise ConversionError(f"{{{name}}}`{content}`: no section or exercise has this label")
+        raise ConversionError(f"{{{name}}}`{content}`: no section, exercise or figure has this label")
     if name == "numref":
         if target.number is None:
             raise ConversionError(f"{{numref}}`{content}`: the target has no number")
-        default = "Exercise %s" if target.kind == "exercise" else "Section %s"
+        default = {"exercise": "Exercise %s", "figure": "Fig. %s"}.get(target.kind, "Section %s")
         text = (title or default).replace("%s", target.number).replace("{number}", target.number)
     else:
         text = title or target.text
@@ -708,6 +715,22 @@ def convert_markdown(text: str, context: Context, state: ChapterState | None = N
 # ----------------------------------------------------------------------------- notebooks
 
 
+def figure_of(cell) -> dict:
+    """The ``mystnb: figure:`` options of a code cell (caption, name), or ``{}``."""
+    figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {}) if cell.get("cell_type") == "code" else {}
+    return figure if isinstance(figure, dict) else {}
+
+
+def _figure_caption(cell, context: Context) -> str | None:
+    """The markdown under a figure: "**Fig. 2.1.** caption", numbered as the book numbers it."""
+    figure = figure_of(cell)
+    if not figure.get("caption"):
+        return None
+    target = context.labels.get(figure.get("name", ""))
+    caption = convert_markdown(str(figure["caption"]).strip(), context)
+    return f"**Fig. {target.number}.** {caption}" if target and target.number else f"*{caption}*"
+
+
 def _form_cell(source: str, title: str) -> tuple[str, dict]:
     return f"# @title {title}\n{source}", {"cellView": "form"}
 
@@ -779,6 +802,12 @@ def colab_notebook(nb, context: Context, docname: str | None = None):
         if tags:
             metadata["tags"] = tags
         cells.append(nbformat.v4.new_code_cell(source, metadata=metadata, **_cell_id(cell)))
+        try:
+            caption = _figure_caption(cell, context)
+        except ConversionError as error:
+            raise ConversionError(f"{name}: figure caption: {error}") from None
+        if caption:
+            cells.append(nbformat.v4.new_markdown_cell(caption, id=f"{cell.get('id') or len(cells)}-caption"[-64:]))
     code = [c for c in cells if c.cell_type == "code"]
     if not code or "colab-install" not in code[0].metadata.get("tags", []):
         raise ConversionError(f"{name}: the first code cell is not the colab-install cell")

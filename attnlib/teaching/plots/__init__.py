@@ -1,8 +1,10 @@
-"""Drawing helpers for the chapters. They only draw: arrays (or a History) in, axes out."""
+"""Drawing helpers for the chapters. They only draw: arrays (or a History) in, axes out;
+the schematic diagrams of :mod:`.diagrams` take nothing and return a whole figure."""
 
 from .basic import curves, grouped_bars, heatmap
 from .chapter_map import chapter_map_figure
 from .costs import flops_by_line, flops_vs_length
+from .diagrams import em_correspondence, feedback_loop, head_graph
 from .dynamics import (
     SYMBOL_COLORS,
     attention_panel,
@@ -28,6 +30,9 @@ __all__ = [
     "grouped_bars",
     "heatmap",
     "chapter_map_figure",
+    "head_graph",
+    "feedback_loop",
+    "em_correspondence",
     "flops_by_line",
     "flops_vs_length",
     "step_size_errors",
