@@ -369,3 +369,45 @@ def test_no_prose_is_lost(path):
     source = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
     missing = words(source) - words(_markdown(_copy(path)))
     assert not missing, f"colab/{path.name} lost words: {dict(missing)}"
+
+
+def test_numbered_figures_are_cited_and_captioned(small):
+    """A myst-nb figure cell is numbered per chapter; {numref} reads "Fig. 3.2"; the caption follows the cell."""
+    import dataclasses
+
+    install = nbformat.v4.new_code_cell("import attnlib", metadata={"tags": ["remove-cell", "colab-install"]})
+    figures = [nbformat.v4.new_code_cell(
+        f"plt.plot([{k}])", metadata={"tags": ["hide-input"], "mystnb": {"figure": {
+            "name": f"fig-demo-{k}", "caption": f"What to see\nin figure {k}, by {{eq}}`eq-x`."}}})
+        for k in (1, 2)]
+    state = cn.ChapterState(docname=DOC, chapter=3)
+    found = [cn.code_figure(cell, state) for cell in figures]
+    assert [(name, target.number, target.text, target.anchor) for name, target, _ in found] == [
+        ("fig-demo-1", "3.1", "Fig. 3.1", "fig-demo-1"), ("fig-demo-2", "3.2", "Fig. 3.2", "fig-demo-2")]
+    context = dataclasses.replace(small, labels={**small.labels, **{name: t for name, t, _ in found}})
+    assert cn.convert_markdown("As {numref}`fig-demo-2` shows.", context) == (
+        "As [Fig. 3.2](https://owner.github.io/repo/notebooks/03_demo.html#fig-demo-2) shows.")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Demo chapter"), install, *figures])
+    out = cn.colab_notebook(nb, context, DOC)
+    nbformat.validate(out)
+    assert [c.cell_type for c in out.cells] == ["markdown", "markdown", "code", "code", "markdown", "code",
+                                                "markdown"]
+    assert out.cells[4].source == "**Fig. 3.1.** What to see in figure 1, by (3.1)."
+    assert out.cells[6].source == "**Fig. 3.2.** What to see in figure 2, by (3.1)."
+    no_caption = nbformat.v4.new_code_cell("plt.plot()", metadata={"mystnb": {"figure": {"name": "fig-x"}}})
+    with pytest.raises(cn.ConversionError, match="a figure cell needs both a name and a caption"):
+        cn.code_figure(no_caption, cn.ChapterState(docname=DOC, chapter=3))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_figure_references_read_as_plain_text(path, context):
+    """Every {numref} of a numbered figure becomes "Fig. N.k" in the copy, and every caption is there."""
+    nb = nbformat.read(path, as_version=4)
+    names = [c.metadata["mystnb"]["figure"]["name"] for c in nb.cells
+             if c.cell_type == "code" and "figure" in c.metadata.get("mystnb", {})]
+    text = _markdown(_copy(path))
+    for k, name in enumerate(names, start=1):
+        number = f"{NUMBERS[f'notebooks/{path.stem}']}.{k}"
+        assert context.labels[name].number == number
+        assert f"**Fig. {number}.** " in text, f"colab/{path.name}: no caption for {name}"
+    assert "numref" not in text

@@ -10,11 +10,13 @@ Colab copy therefore has
   ("## 3.2. ..."), equations (``\\tag{3.4}`` on the equation, "(3.4)" where it is cited),
   exercises ("**Exercise 3.1: title**" and a blockquote), solutions in a collapsed
   ``<details>``, citations as "Author et al. (Year)", and ``{doc}``/``{ref}``/``{numref}``
-  as links to the rendered book page; a number quoted with ``{glue:text}`name:.3f``` written in
+  as links to the rendered book page ("Fig. 8.2" for a numbered figure); a number quoted with ``{glue:text}`name:.3f``` written in
   as the book shows it (from the value the notebook's cells glued);
 * its code cells without outputs or execution counts; solution cells, the install cell and the
   book's hide-input figure cells become Colab form cells (``# @title`` first line and
-  ``cellView: form``), so their code starts collapsed as it does in the book;
+  ``cellView: form``), so their code starts collapsed as it does in the book; a numbered
+  figure (a code cell with myst-nb's ``mystnb: figure: {name, caption}`` metadata) is
+  followed by a markdown cell with its number and caption ("**Fig. 8.2.** ...");
 * a kernelspec for python3, ``colab: {provenance: []}`` and no Jupytext metadata.
 
 A MyST construct the converter does not know stops it with one line naming the chapter and
@@ -45,6 +47,7 @@ COMMAND = "python tools/colab_notebooks.py"
 SOLUTION_TITLE = "Solution (double-click to show the code)"
 INSTALL_TITLE = "Install the book's support package"
 FIGURE_TITLE = "Code of the figure below (double-click to show it)"
+FIGURE_PREFIX = "Fig."  # Sphinx's numfig_format for figures, as the book shows "Fig. 8.2"
 HIDDEN_TITLE = "Code hidden in the book (double-click to show it)"
 # A ``remove-cell`` code cell is kept (its code may define what later cells use); a cell
 # that only serves the rendered book is dropped when it also carries this tag.
@@ -80,8 +83,8 @@ class Target:
     docname: str  # "notebooks/03_routing_law"
     anchor: str  # the id on the rendered page ("" for the page itself)
     text: str  # what {ref} prints: a heading's text, or "Exercise 3.1"
-    number: str | None = None  # "3.1" (exercise, section, equation), None when unnumbered
-    kind: str = "section"  # "section" | "exercise" | "equation"
+    number: str | None = None  # "3.1" (exercise, section, equation, figure), None when unnumbered
+    kind: str = "section"  # "section" | "exercise" | "equation" | "figure"
     title: str = ""  # an exercise's own title
 
 
@@ -123,6 +126,7 @@ class ChapterState:
     counters: list = field(default_factory=list)  # section number at each depth
     exercises: int = 0
     equations: int = 0
+    figures: int = 0
     exercise_numbers: dict = field(default_factory=dict)  # label -> "3.1"
     pending_labels: list = field(default_factory=list)  # (label)= lines waiting for their heading
     targets: list = field(default_factory=list)  # (label, Target), collected by scan_markdown
@@ -304,6 +308,13 @@ def build_context(root: Path = ROOT) -> Context:
                     scan_markdown(cell.source, context.for_doc(name), state)
                 except ConversionError as error:
                     raise ConversionError(f"{Path(name).name}: {error}") from None
+            elif cell.cell_type == "code":
+                try:
+                    figure = code_figure(cell, state)
+                except ConversionError as error:
+                    raise ConversionError(f"{Path(name).name}: {error}") from None
+                if figure is not None:
+                    state.targets.append((figure[0], figure[1]))
         for label, target in state.targets:
             table = equations if target.kind == "equation" else labels
             if label in table:
@@ -491,7 +502,7 @@ def _role(name: str, content: str, context: Context, before: str) -> str:
     if name == "numref":
         if target.number is None:
             raise ConversionError(f"{{numref}}`{content}`: the target has no number")
-        default = "Exercise %s" if target.kind == "exercise" else "Section %s"
+        default = {"exercise": "Exercise %s", "figure": FIGURE_PREFIX + " %s"}.get(target.kind, "Section %s")
         text = (title or default).replace("%s", target.number).replace("{number}", target.number)
     else:
         text = title or target.text
@@ -704,6 +715,24 @@ def convert_markdown(text: str, context: Context, state: ChapterState | None = N
 # ----------------------------------------------------------------------------- notebooks
 
 
+def code_figure(cell, state: ChapterState) -> tuple[str, Target, str] | None:
+    """(name, target, caption) of a code cell that myst-nb shows as a numbered figure, else None.
+
+    The figure is counted in ``state`` (figures are numbered per chapter in document order, as
+    Sphinx's ``numfig`` with ``numfig_secnum_depth: 1`` numbers them: "8.2").
+    """
+    spec = cell.metadata.get("mystnb", {}).get("figure")
+    if spec is None:
+        return None
+    name, caption = spec.get("name"), spec.get("caption")
+    if not name or not caption:
+        raise ConversionError(f"a figure cell needs both a name and a caption, got {dict(spec)}")
+    state.figures += 1
+    number = state.number(state.figures)
+    target = Target(state.docname, make_id(name), f"{FIGURE_PREFIX} {number}", number, kind="figure")
+    return name, target, " ".join(str(caption).split())
+
+
 def _form_cell(source: str, title: str) -> tuple[str, dict]:
     return f"# @title {title}\n{source}", {"cellView": "form"}
 
@@ -775,6 +804,14 @@ def colab_notebook(nb, context: Context, docname: str | None = None):
         if tags:
             metadata["tags"] = tags
         cells.append(nbformat.v4.new_code_cell(source, metadata=metadata, **_cell_id(cell)))
+        try:
+            figure = code_figure(cell, state)
+            caption = None if figure is None else convert_markdown(figure[2], context, state)
+        except ConversionError as error:
+            raise ConversionError(f"{name}: {error}") from None
+        if figure is not None:
+            ids = {"id": f"{cell['id']}-caption"[:64]} if cell.get("id") else {}
+            cells.append(nbformat.v4.new_markdown_cell(f"**{figure[1].text}.** {caption}", **ids))
     code = [c for c in cells if c.cell_type == "code"]
     if not code or "colab-install" not in code[0].metadata.get("tags", []):
         raise ConversionError(f"{name}: the first code cell is not the colab-install cell")
