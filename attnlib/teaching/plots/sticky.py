@@ -10,6 +10,7 @@ from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from ...head.training import EM_LIKE, SGD
 from .basic import get_axes, finish_axes, reference_lines
@@ -140,6 +141,7 @@ def steps_strip(
     palette = _colors(list(groups), colors)
     censored_label = None if horizon is None else f"did not cross within {horizon:g} steps"
     tick_labels = list(labels)
+    censored_any = False
     for row, label in enumerate(labels):
         if label in reference:
             mean, std = reference[label]
@@ -149,15 +151,14 @@ def steps_strip(
         if values.ndim != 1:
             raise ValueError(f"groups[{label!r}] must be 1-D, got shape {values.shape}")
         ok = np.isfinite(values)
+        censored_any = censored_any or not ok.all()
         if (~ok).any() and horizon is None:
             raise ValueError(f"groups[{label!r}] has runs that never reached (nan): pass horizon= "
                              "to draw them as censored")
         jitter = np.linspace(-0.12, 0.12, values.size) if values.size > 1 else np.zeros(1)  # (S,)
         ax.plot(values[ok], row + jitter[ok], "o", color=palette[label], alpha=0.8, markersize=5)
         if (~ok).any():
-            mark_censored(ax, np.full((~ok).sum(), horizon), row + jitter[~ok], color=palette[label],
-                          label=censored_label)
-            censored_label = None  # one legend entry
+            mark_censored(ax, np.full((~ok).sum(), horizon), row + jitter[~ok], color=palette[label])
         if ok.all():
             ax.errorbar([values.mean()], [row], xerr=[values.std()], fmt="|", color="black",
                         capsize=5, markersize=14, linewidth=1.5)  # fmt: skip
@@ -165,8 +166,10 @@ def steps_strip(
             tick_labels[row] = f"{label} ({ok.sum()}/{ok.size} crossed)"
     if horizon is not None:
         ax.axvline(horizon, color="gray", linestyle=":", linewidth=1.0)
-        if censored_label is None:  # some run was censored: say what the open triangle means
-            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        if censored_any:  # say what the open triangle means, in no row's colour
+            key = Line2D([], [], linestyle="none", marker=">", markersize=8, markerfacecolor="white",
+                         markeredgecolor="0.3", markeredgewidth=1.6, label=censored_label)
+            ax.legend(handles=[key], fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_yticks(range(len(labels)), tick_labels)
     ax.set_ylim(-0.6, len(labels) - 0.4)
     ax.invert_yaxis()
