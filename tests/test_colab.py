@@ -385,8 +385,10 @@ def test_numbered_figures_are_cited_and_captioned(small):
     assert [(name, target.number, target.text, target.anchor) for name, target, _ in found] == [
         ("fig-demo-1", "3.1", "Fig. 3.1", "fig-demo-1"), ("fig-demo-2", "3.2", "Fig. 3.2", "fig-demo-2")]
     context = dataclasses.replace(small, labels={**small.labels, **{name: t for name, t, _ in found}})
-    assert cn.convert_markdown("As {numref}`fig-demo-2` shows.", context) == (
-        "As [Fig. 3.2](https://owner.github.io/repo/notebooks/03_demo.html#fig-demo-2) shows.")
+    assert cn.convert_markdown("As {numref}`fig-demo-2` shows.", context) == "As Fig. 3.2 shows."
+    elsewhere = dataclasses.replace(context, docname="notebooks/01_other")
+    assert cn.convert_markdown("See {numref}`fig-demo-1`.", elsewhere) == (
+        "See [Fig. 3.1](https://owner.github.io/repo/notebooks/03_demo.html#fig-demo-1).")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Demo chapter"), install, *figures])
     out = cn.colab_notebook(nb, context, DOC)
     nbformat.validate(out)

@@ -10,7 +10,7 @@ Colab copy therefore has
   ("## 3.2. ..."), equations (``\\tag{3.4}`` on the equation, "(3.4)" where it is cited),
   exercises ("**Exercise 3.1: title**" and a blockquote), solutions in a collapsed
   ``<details>``, citations as "Author et al. (Year)", and ``{doc}``/``{ref}``/``{numref}``
-  as links to the rendered book page ("Fig. 8.2" for a numbered figure); a number quoted with ``{glue:text}`name:.3f``` written in
+  as links to the rendered book page (a numbered figure of the same chapter as plain "Fig. 8.2"); a number quoted with ``{glue:text}`name:.3f``` written in
   as the book shows it (from the value the notebook's cells glued);
 * its code cells without outputs or execution counts; solution cells, the install cell and the
   book's hide-input figure cells become Colab form cells (``# @title`` first line and
@@ -504,6 +504,8 @@ def _role(name: str, content: str, context: Context, before: str) -> str:
             raise ConversionError(f"{{numref}}`{content}`: the target has no number")
         default = {"exercise": "Exercise %s", "figure": FIGURE_PREFIX + " %s"}.get(target.kind, "Section %s")
         text = (title or default).replace("%s", target.number).replace("{number}", target.number)
+        if target.kind == "figure" and target.docname == context.docname:
+            return text  # the figure is in this notebook, drawn by its cell: plain "Fig. 8.2", as for equations
     else:
         text = title or target.text
     if not title and text.startswith("Exercise ") and re.search(r"(?i)\bexercise\s+$", before):
