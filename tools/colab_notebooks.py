@@ -721,7 +721,9 @@ def code_figure(cell, state: ChapterState) -> tuple[str, Target, str] | None:
     """(name, target, caption) of a code cell that myst-nb shows as a numbered figure, else None.
 
     The figure is counted in ``state`` (figures are numbered per chapter in document order, as
-    Sphinx's ``numfig`` with ``numfig_secnum_depth: 1`` numbers them: "8.2").
+    Sphinx's ``numfig`` with ``numfig_secnum_depth: 1`` numbers them: "8.2"). Sphinx counts a
+    markdown ``{figure}`` directive in the same sequence, so a converter for that directive
+    must advance ``state.figures`` too.
     """
     spec = cell.metadata.get("mystnb", {}).get("figure")
     if spec is None:

@@ -44,13 +44,23 @@ def _chapter_numbers() -> dict[str, int]:
     return numbers
 
 
+_FIGURE_DIRECTIVE = re.compile(r"^\s{0,3}(?:`{3,}|:{3,})\{figure\}", re.M)
+
+
 def _figures() -> list[tuple[str, str, str, str]]:
-    """(docname, name, number, caption) of every numbered figure cell, in document order."""
+    """(docname, name, number, caption) of every numbered figure cell, in document order.
+
+    A markdown ``{figure}`` directive takes a number from the same count (Sphinx numbers
+    all figures of a chapter together), so it is counted too.
+    """
     numbers, found = _chapter_numbers(), []
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         docname = f"notebooks/{path.stem}"
         k = 0
         for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                k += len(_FIGURE_DIRECTIVE.findall(cell.source))
+                continue
             spec = cell.metadata.get("mystnb", {}).get("figure") if cell.cell_type == "code" else None
             if spec:
                 k += 1
