@@ -371,39 +371,52 @@ def test_no_prose_is_lost(path):
     assert not missing, f"colab/{path.name} lost words: {dict(missing)}"
 
 
-# ----------------------------------------------------------------------------- (f) numbered figures
-
-def test_figures_are_numbered_cited_and_captioned(small):
-    """A code cell's ``mystnb: figure:`` becomes "Fig. 3.1" where {numref} cites it, and its caption follows the cell."""
+def test_numbered_figures_are_cited_and_captioned(small):
+    """A myst-nb figure cell is numbered per chapter; {numref} reads "Fig. 3.2"; the caption follows the cell."""
     import dataclasses
 
-    figure = cn.Target(DOC, "fig-demo", "Fig. 3.1", "3.1", "figure")
-    context = dataclasses.replace(small, labels={**small.labels, "fig-demo": figure})
-    url = "https://owner.github.io/repo/notebooks/03_demo.html#fig-demo"
-    assert cn.convert_markdown("As {numref}`fig-demo` shows.", context) == f"As [Fig. 3.1]({url}) shows."
     install = nbformat.v4.new_code_cell("import attnlib", metadata={"tags": ["remove-cell", "colab-install"]})
-    drawing = nbformat.v4.new_code_cell(
-        "draw()", metadata={"tags": ["hide-input"], "mystnb": {"figure": {
-            "name": "fig-demo", "caption": "The graph of {eq}`eq-x`, with $a$."}}})
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Demo chapter"), install, drawing])
+    figures = [nbformat.v4.new_code_cell(
+        f"plt.plot([{k}])", metadata={"tags": ["hide-input"], "mystnb": {"figure": {
+            "name": f"fig-demo-{k}", "caption": f"What to see\nin figure {k}, by {{eq}}`eq-x`."}}})
+        for k in (1, 2)]
+    state = cn.ChapterState(docname=DOC, chapter=3)
+    found = [cn.code_figure(cell, state) for cell in figures]
+    assert [(name, target.number, target.text, target.anchor) for name, target, _ in found] == [
+        ("fig-demo-1", "3.1", "Fig. 3.1", "fig-demo-1"), ("fig-demo-2", "3.2", "Fig. 3.2", "fig-demo-2")]
+    context = dataclasses.replace(small, labels={**small.labels, **{name: t for name, t, _ in found}})
+    assert cn.convert_markdown("As {numref}`fig-demo-2` shows.", context) == "As Fig. 3.2 shows."
+    elsewhere = dataclasses.replace(context, docname="notebooks/01_other")
+    assert cn.convert_markdown("See {numref}`fig-demo-1`.", elsewhere) == (
+        "See [Fig. 3.1](https://owner.github.io/repo/notebooks/03_demo.html#fig-demo-1).")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Demo chapter"), install, *figures])
     out = cn.colab_notebook(nb, context, DOC)
     nbformat.validate(out)
-    assert out.cells[-2].cell_type == "code" and out.cells[-2].source.endswith("draw()")
-    assert out.cells[-1].cell_type == "markdown"
-    assert out.cells[-1].source == "**Fig. 3.1.** The graph of (3.1), with $a$."
-    drawing.metadata["mystnb"]["figure"]["caption"] = "See {numref}`fig-missing`."
-    with pytest.raises(cn.ConversionError, match=r"^03_demo: figure caption: .*fig-missing"):
-        cn.colab_notebook(nb, context, DOC)
+    assert [c.cell_type for c in out.cells] == ["markdown", "markdown", "code", "code", "markdown", "code",
+                                                "markdown"]
+    assert out.cells[4].source == "**Fig. 3.1.** What to see in figure 1, by (3.1)."
+    assert out.cells[6].source == "**Fig. 3.2.** What to see in figure 2, by (3.1)."
+    no_caption = nbformat.v4.new_code_cell("plt.plot()", metadata={"mystnb": {"figure": {"name": "fig-x"}}})
+    with pytest.raises(cn.ConversionError, match="a figure cell needs both a name and a caption"):
+        cn.code_figure(no_caption, cn.ChapterState(docname=DOC, chapter=3))
 
 
-def test_the_book_numbers_its_figures_per_chapter_in_order(context):
-    """Every named figure of a chapter gets the next number, as Sphinx's numfig gives it."""
-    for path in CHAPTERS:
-        names = [cn.figure_of(c)["name"] for c in nbformat.read(path, as_version=4).cells if cn.figure_of(c).get("name")]
-        chapter = NUMBERS.get(f"notebooks/{path.stem}")
-        for k, name in enumerate(names, start=1):
-            target = context.labels[name]
-            assert (target.kind, target.number, target.docname) == ("figure", f"{chapter}.{k}", f"notebooks/{path.stem}")
-    assert context.labels["fig-head-graph"].number.startswith("2.")
-    assert context.labels["fig-feedback-loop"].number.startswith("4.")
-    assert context.labels["fig-em-correspondence"].number.startswith("7.")
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_figure_references_read_as_plain_text(path, context):
+    """Every {numref} of a numbered figure becomes "Fig. N.k" in the copy, and every caption is there."""
+    nb = nbformat.read(path, as_version=4)
+    names = [c.metadata["mystnb"]["figure"]["name"] for c in nb.cells
+             if c.cell_type == "code" and "figure" in c.metadata.get("mystnb", {})]
+    text = _markdown(_copy(path))
+    for k, name in enumerate(names, start=1):
+        number = f"{NUMBERS[f'notebooks/{path.stem}']}.{k}"
+        assert context.labels[name].number == number
+        assert f"**Fig. {number}.** " in text, f"colab/{path.name}: no caption for {name}"
+    assert "numref" not in text
+
+
+def test_the_diagrams_are_numbered_in_their_chapters(context):
+    """The three diagrams are figures of chapters 2, 4 and 7, numbered as the book numbers them."""
+    for name, chapter in (("fig-head-graph", "2"), ("fig-feedback-loop", "4"), ("fig-em-correspondence", "7")):
+        target = context.labels[name]
+        assert target.kind == "figure" and target.number.split(".")[0] == chapter, (name, target)

@@ -221,7 +221,8 @@ def test_plots_only_draw_and_return_axes():
                          hlines={"H_min": 1.4}, ax=axes[0, 0], title="t", xlim=(0, 2))  # fmt: skip
     assert ax is axes[0, 0] and ax.get_title() == "t" and ax.get_xlim() == (0, 2)
     assert steps_strip({"a": np.array([1.0, np.nan]), "b": np.array([2.0])}, horizon=5, ax=axes[0, 1]) is axes[0, 1]
-    assert sweep_lines([1, 10], {"s": np.array([[1.0, 2.0], [3.0, np.nan]])}, ax=axes[1, 0], logx=True) is axes[1, 0]
+    assert sweep_lines([1, 10], {"s": np.array([[1.0, 2.0], [3.0, np.nan]])}, ax=axes[1, 0], logx=True,
+                       horizon=5) is axes[1, 0]
     assert train_vs_heldout({"SGD": ([2.0], [2.1])}, h_min=1.8, ax=axes[1, 1]) is axes[1, 1]
     with pytest.raises(ValueError, match="crossings"):
         arm_loss_curves(c, crossings={"SGD": np.array([1.0])}, ax=axes[0, 0])

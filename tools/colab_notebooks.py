@@ -10,13 +10,13 @@ Colab copy therefore has
   ("## 3.2. ..."), equations (``\\tag{3.4}`` on the equation, "(3.4)" where it is cited),
   exercises ("**Exercise 3.1: title**" and a blockquote), solutions in a collapsed
   ``<details>``, citations as "Author et al. (Year)", and ``{doc}``/``{ref}``/``{numref}``
-  as links to the rendered book page ("Fig. 2.1" for a figure, as the book numbers it);
-* a figure that a code cell makes with myst-nb's ``mystnb: figure:`` metadata followed by a
-  markdown cell with its number and caption ("**Fig. 2.1.** ..."); a number quoted with ``{glue:text}`name:.3f``` written in
+  as links to the rendered book page (a numbered figure of the same chapter as plain "Fig. 8.2"); a number quoted with ``{glue:text}`name:.3f``` written in
   as the book shows it (from the value the notebook's cells glued);
 * its code cells without outputs or execution counts; solution cells, the install cell and the
   book's hide-input figure cells become Colab form cells (``# @title`` first line and
-  ``cellView: form``), so their code starts collapsed as it does in the book;
+  ``cellView: form``), so their code starts collapsed as it does in the book; a numbered
+  figure (a code cell with myst-nb's ``mystnb: figure: {name, caption}`` metadata) is
+  followed by a markdown cell with its number and caption ("**Fig. 8.2.** ...");
 * a kernelspec for python3, ``colab: {provenance: []}`` and no Jupytext metadata.
 
 A MyST construct the converter does not know stops it with one line naming the chapter and
@@ -50,6 +50,7 @@ COMMAND = "python tools/colab_notebooks.py"
 SOLUTION_TITLE = "Solution (double-click to show the code)"
 INSTALL_TITLE = "Install the book's support package"
 FIGURE_TITLE = "Code of the figure below (double-click to show it)"
+FIGURE_PREFIX = "Fig."  # Sphinx's numfig_format for figures, as the book shows "Fig. 8.2"
 HIDDEN_TITLE = "Code hidden in the book (double-click to show it)"
 # A ``remove-cell`` code cell is kept (its code may define what later cells use); a cell
 # that only serves the rendered book is dropped when it also carries this tag.
@@ -85,7 +86,7 @@ class Target:
     docname: str  # "notebooks/03_routing_law"
     anchor: str  # the id on the rendered page ("" for the page itself)
     text: str  # what {ref} prints: a heading's text, or "Exercise 3.1"
-    number: str | None = None  # "3.1" (exercise, section, equation), None when unnumbered
+    number: str | None = None  # "3.1" (exercise, section, equation, figure), None when unnumbered
     kind: str = "section"  # "section" | "exercise" | "equation" | "figure"
     title: str = ""  # an exercise's own title
 
@@ -310,10 +311,13 @@ def build_context(root: Path = ROOT) -> Context:
                     scan_markdown(cell.source, context.for_doc(name), state)
                 except ConversionError as error:
                     raise ConversionError(f"{Path(name).name}: {error}") from None
-            elif (label := figure_of(cell).get("name")):
-                state.figures += 1  # Sphinx numbers the figures that have a name, per chapter
-                number = state.number(state.figures)
-                state.targets.append((label, Target(name, make_id(label), f"Fig. {number}", number, "figure")))
+            elif cell.cell_type == "code":
+                try:
+                    figure = code_figure(cell, state)
+                except ConversionError as error:
+                    raise ConversionError(f"{Path(name).name}: {error}") from None
+                if figure is not None:
+                    state.targets.append((figure[0], figure[1]))
         for label, target in state.targets:
             table = equations if target.kind == "equation" else labels
             if label in table:
@@ -501,8 +505,10 @@ def _role(name: str, content: str, context: Context, before: str) -> str:
     if name == "numref":
         if target.number is None:
             raise ConversionError(f"{{numref}}`{content}`: the target has no number")
-        default = {"exercise": "Exercise %s", "figure": "Fig. %s"}.get(target.kind, "Section %s")
+        default = {"exercise": "Exercise %s", "figure": FIGURE_PREFIX + " %s"}.get(target.kind, "Section %s")
         text = (title or default).replace("%s", target.number).replace("{number}", target.number)
+        if target.kind == "figure" and target.docname == context.docname:
+            return text  # the figure is in this notebook, drawn by its cell: plain "Fig. 8.2", as for equations
     else:
         text = title or target.text
     if not title and text.startswith("Exercise ") and re.search(r"(?i)\bexercise\s+$", before):
@@ -715,20 +721,24 @@ def convert_markdown(text: str, context: Context, state: ChapterState | None = N
 # ----------------------------------------------------------------------------- notebooks
 
 
-def figure_of(cell) -> dict:
-    """The ``mystnb: figure:`` options of a code cell (caption, name), or ``{}``."""
-    figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {}) if cell.get("cell_type") == "code" else {}
-    return figure if isinstance(figure, dict) else {}
+def code_figure(cell, state: ChapterState) -> tuple[str, Target, str] | None:
+    """(name, target, caption) of a code cell that myst-nb shows as a numbered figure, else None.
 
-
-def _figure_caption(cell, context: Context) -> str | None:
-    """The markdown under a figure: "**Fig. 2.1.** caption", numbered as the book numbers it."""
-    figure = figure_of(cell)
-    if not figure.get("caption"):
+    The figure is counted in ``state`` (figures are numbered per chapter in document order, as
+    Sphinx's ``numfig`` with ``numfig_secnum_depth: 1`` numbers them: "8.2"). Sphinx counts a
+    markdown ``{figure}`` directive in the same sequence, so a converter for that directive
+    must advance ``state.figures`` too.
+    """
+    spec = cell.metadata.get("mystnb", {}).get("figure")
+    if spec is None:
         return None
-    target = context.labels.get(figure.get("name", ""))
-    caption = convert_markdown(str(figure["caption"]).strip(), context)
-    return f"**Fig. {target.number}.** {caption}" if target and target.number else f"*{caption}*"
+    name, caption = spec.get("name"), spec.get("caption")
+    if not name or not caption:
+        raise ConversionError(f"a figure cell needs both a name and a caption, got {dict(spec)}")
+    state.figures += 1
+    number = state.number(state.figures)
+    target = Target(state.docname, make_id(name), f"{FIGURE_PREFIX} {number}", number, kind="figure")
+    return name, target, " ".join(str(caption).split())
 
 
 def _form_cell(source: str, title: str) -> tuple[str, dict]:
@@ -803,11 +813,13 @@ def colab_notebook(nb, context: Context, docname: str | None = None):
             metadata["tags"] = tags
         cells.append(nbformat.v4.new_code_cell(source, metadata=metadata, **_cell_id(cell)))
         try:
-            caption = _figure_caption(cell, context)
+            figure = code_figure(cell, state)
+            caption = None if figure is None else convert_markdown(figure[2], context, state)
         except ConversionError as error:
-            raise ConversionError(f"{name}: figure caption: {error}") from None
-        if caption:
-            cells.append(nbformat.v4.new_markdown_cell(caption, id=f"{cell.get('id') or len(cells)}-caption"[-64:]))
+            raise ConversionError(f"{name}: {error}") from None
+        if figure is not None:
+            ids = {"id": f"{cell['id']}-caption"[:64]} if cell.get("id") else {}
+            cells.append(nbformat.v4.new_markdown_cell(f"**{figure[1].text}.** {caption}", **ids))
     code = [c for c in cells if c.cell_type == "code"]
     if not code or "colab-install" not in code[0].metadata.get("tags", []):
         raise ConversionError(f"{name}: the first code cell is not the colab-install cell")

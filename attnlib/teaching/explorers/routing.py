@@ -27,7 +27,7 @@ def render_routing(scores, u, V, *, eta: float = 1.0, highlight: int | None = No
     def draw(figure):
         routing_view_panels(view, V, u, axes=figure.subplots(1, 2), highlight=highlight)
 
-    return figure_png(draw, figsize=(10, 3.8), dpi=dpi)
+    return figure_png(draw, figsize=(13, 3.8), dpi=dpi)
 
 
 @functools.lru_cache(maxsize=1)

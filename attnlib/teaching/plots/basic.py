@@ -10,6 +10,8 @@ from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import to_rgba
+from matplotlib.lines import Line2D
 
 __all__ = ["grouped_bars", "curves", "heatmap"]
 
@@ -18,10 +20,27 @@ def get_axes(ax):
     return plt.gca() if ax is None else ax
 
 
+#: Line styles of reference lines, in the order they are handed out.
+REFERENCE_STYLES = (":", "-.", "--", (0, (5, 2, 1, 2, 1, 2)), (0, (1, 4)))
+
+
 def reference_lines(ax, hlines, *, color: str = "gray") -> None:
-    """Dotted horizontal reference lines, one per ``label -> y`` entry (labelled in the legend)."""
+    """Horizontal reference lines, one per ``label -> y`` entry, each labelled in the legend.
+
+    Every line gets a style no reference line of ``ax`` in ``color`` has yet (dotted, then
+    dash-dot, dashed, ...), so two references never look alike (:mod:`.rules`).
+    """
+    from .rules import line_style_key, reference_lines_of
+
+    rgba = tuple(round(c, 3) for c in to_rgba(color))
+    taken = [style for _, _, c, style in reference_lines_of(ax) if c == rgba]
     for label, value in (hlines or {}).items():
-        ax.axhline(value, color=color, linestyle=":", linewidth=1.2, label=label)
+        style = next((s for s in REFERENCE_STYLES if line_style_key(Line2D([], [], linestyle=s)) not in taken),
+                     None)
+        if style is None:
+            raise ValueError(f"more than {len(REFERENCE_STYLES)} reference lines in one colour: {list(hlines)}")
+        line = ax.axhline(value, color=color, linestyle=style, linewidth=1.2, label=label)
+        taken.append(line_style_key(line))
 
 
 def finish_axes(ax, xlabel: str, ylabel: str, title: str = "", *, legend_fontsize=None):
@@ -49,6 +68,8 @@ def grouped_bars(
     ylabel: str = "",
     title: str = "",
     annotate: bool = True,
+    masked: Sequence[bool] | None = None,
+    legend_outside: bool = False,
 ):
     """Bars for several named series over the same categories.
 
@@ -58,32 +79,51 @@ def grouped_bars(
         Series name -> one value per category.
     labels : sequence of str, length K
         Category names on the x axis.
+    masked : sequence of bool, length K, optional
+        Categories that take no part (e.g. masked keys): they get no bars, only a hatched
+        band marked "masked", whatever their values.
+    legend_outside : bool
+        Put the legend right of the axes, clear of the bars.
 
     Examples
     --------
     >>> ax = grouped_bars({"p": [0.6, 0.4], "e_y": [0, 1]}, ["class 0", "class 1"])
     >>> len(ax.patches)
     4
+    >>> ax = grouped_bars({"g": [0.6, 0.4, 9.0]}, ["key 0", "key 1", "key 2"], masked=[False, False, True])
+    >>> len(ax.containers[0]), ax.texts[-1].get_text()
+    (2, 'masked')
     >>> plt.close("all")
     """
     ax = get_axes(ax)
     n_series = len(groups)
     width = 0.8 / max(n_series, 1)
     centers = np.arange(len(labels))  # (K,)
+    hidden = np.zeros(len(labels), dtype=bool) if masked is None else np.asarray(masked, dtype=bool)  # (K,)
+    if hidden.shape != (len(labels),):
+        raise ValueError(f"masked must have {len(labels)} entries, got shape {hidden.shape}")
+    shown = ~hidden  # (K,)
     for index, (name, values) in enumerate(groups.items()):
         values = np.asarray(values, dtype=float)  # (K,)
         if values.shape != (len(labels),):
             raise ValueError(f"series {name!r} must have {len(labels)} values, got shape {values.shape}")
         offset = (index - (n_series - 1) / 2) * width
-        bars = ax.bar(centers + offset, values, width, label=name)
+        bars = ax.bar(centers[shown] + offset, values[shown], width, label=name)
         if annotate:
             ax.bar_label(bars, fmt="%.3f", fontsize=8, padding=2)
     ax.axhline(0.0, color="black", linewidth=0.8)
+    for k in np.flatnonzero(hidden):
+        ax.axvspan(k - 0.45, k + 0.45, facecolor="0.93", edgecolor="0.6", hatch="//", linewidth=0.0, zorder=0)
+        ax.text(k, 0.5, "masked", transform=ax.get_xaxis_transform(), ha="center", va="center", fontsize=9,
+                color="0.3", bbox={"facecolor": "white", "edgecolor": "0.6", "boxstyle": "round,pad=0.3"})
     ax.set_xticks(centers, labels)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    ax.legend()
+    if legend_outside:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend()
     return ax
 
 

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .basic import get_axes, finish_axes
+from .rules import readable_log_ticks
 
 __all__ = ["flops_vs_length", "flops_by_line"]
 
@@ -67,6 +68,8 @@ def flops_vs_length(
         ax.axvline(mark, linestyle=":", color="black", linewidth=1, label=mark_label or None)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    readable_log_ticks(ax, "x")
+    readable_log_ticks(ax, "y")
     return finish_axes(ax, xlabel, ylabel, title, legend_fontsize=8)
 
 
@@ -113,6 +116,7 @@ def flops_by_line(
     ax.set_yticks(rows, labels)
     ax.invert_yaxis()
     ax.set_xscale("log")
+    readable_log_ticks(ax, "x")
     ax.set_xlabel(xlabel)
     if title:
         ax.set_title(title)

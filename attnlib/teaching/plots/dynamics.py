@@ -16,6 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from .basic import get_axes, finish_axes, heatmap
+from .rules import readable_log_ticks
 
 __all__ = [
     "SYMBOL_COLORS",
@@ -83,6 +84,7 @@ def per_query_lines(
             ax.axhline(float(np.asarray(reference)[i]), color=colors(i % 10), linestyle=":", linewidth=1)
     if log_y:
         ax.set_yscale("log")
+        readable_log_ticks(ax, "y")
     return finish_axes(ax, xlabel, ylabel, title, legend_fontsize=8)
 
 
@@ -110,6 +112,7 @@ def grad_norm_curves(steps, score_norm, value_norm, *, ax=None, title: str = "")
     ax.plot(steps, score_norm, color="black", linewidth=1.8, label="routing: ‖∂L/∂S‖")
     ax.plot(steps, value_norm, color="tab:red", linewidth=1.8, linestyle="--", label="values: ‖∂L/∂V‖")
     ax.set_yscale("log")
+    readable_log_ticks(ax, "y")
     ax.set_xlabel("step t (updates applied)")
     ax.set_ylabel("gradient norm (batch loss)")
     if title:

@@ -16,7 +16,11 @@ from .basic import get_axes
 from .sticky import ARM_COLORS
 from .timescales import seed_bands
 
-__all__ = ["explained_variance_bars", "component_scatter", "value_norm_curves", "entropy_mae_curves"]
+__all__ = ["GROUP_COLORS", "explained_variance_bars", "component_scatter", "value_norm_curves", "entropy_mae_curves"]
+
+#: Categorical colours for groups without an order (the eight symbols of the chain):
+#: matplotlib's Dark2, eight distinct hues (chapter 6 takes its symbol colours from it).
+GROUP_COLORS = tuple(plt.get_cmap("Dark2").colors)
 
 
 def explained_variance_bars(
@@ -79,6 +83,7 @@ def component_scatter(
     title: str = "",
     group_label: str = "symbol",
     max_points: int | None = None,
+    equal_aspect: bool = True,
 ):
     """Scatter of two coordinates (e.g. PC1 against PC2, or PC1 against a task variable).
 
@@ -87,9 +92,14 @@ def component_scatter(
     x, y : array_like, shape (N,)
     groups : array_like of int, shape (N,), optional
         A category per point (e.g. the previous symbol): points are coloured by
-        it and each group's centroid is drawn as a labelled marker.
+        it in a categorical palette (:data:`GROUP_COLORS`, one distinct colour per
+        group, no order implied) and each group's centroid is drawn as a labelled marker.
     max_points : int, optional
         Draw only every ``ceil(N / max_points)``-th point (centroids use all).
+    equal_aspect : bool
+        One unit is as long on both axes (for two coordinates in the same units, such as
+        principal-component scores). Panels that are compared should also share their
+        limits (``plt.subplots(..., sharex=True, sharey=True)``).
 
     Examples
     --------
@@ -111,8 +121,9 @@ def component_scatter(
         if groups.shape != x.shape:
             raise ValueError(f"groups must have the shape of x {x.shape}, got {groups.shape}")
         names = np.unique(groups)  # (G,)
-        cmap = plt.get_cmap("hsv")
-        colours = {g: cmap(i / len(names)) for i, g in enumerate(names)}
+        if len(names) > len(GROUP_COLORS):
+            raise ValueError(f"groups has {len(names)} categories, the palette only {len(GROUP_COLORS)}")
+        colours = {g: GROUP_COLORS[i] for i, g in enumerate(names)}
         ax.scatter(x[::stride], y[::stride], s=6, alpha=0.35,
                    c=[colours[g] for g in groups[::stride]], linewidths=0)
         for g in names:
@@ -121,6 +132,8 @@ def component_scatter(
             ax.text(cx, cy, str(g), ha="center", va="center", fontsize=8, fontweight="bold", zorder=4)
         ax.plot([], [], "o", color="grey", markeredgecolor="black", label=f"mean per {group_label}")
         ax.legend(fontsize=8, loc="best")
+    if equal_aspect:
+        ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

@@ -10,9 +10,11 @@ from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from ...head.training import EM_LIKE, SGD
 from .basic import get_axes, finish_axes, reference_lines
+from .rules import mark_censored
 
 __all__ = ["ARM_COLORS", "arm_loss_curves", "steps_strip", "sweep_lines", "train_vs_heldout"]
 
@@ -53,17 +55,18 @@ def arm_loss_curves(
     threshold : float, optional
         Drawn as a dashed horizontal line.
     crossings : mapping arm name -> array_like, shape (S,), optional
-        Step of each seed's first crossing (``nan``: none); marked with a dot
-        on that seed's curve.
+        Step of each seed's first crossing, marked with a dot on that seed's curve;
+        ``nan``: the seed did not cross, drawn as censored (an open triangle at the
+        curve's last step).
     hlines : mapping label -> float, optional
-        More horizontal reference lines (dotted, grey), e.g. ``{"H_min": 1.83}``.
+        More horizontal reference lines (grey, each its own style), e.g. ``{"H_min": 1.83}``.
 
     Examples
     --------
     >>> c = {"SGD": np.array([[2.0, 1.9, 1.8]]), "EM-like": np.array([[2.0, 1.7, 1.5]])}
-    >>> ax = arm_loss_curves(c, threshold=1.8, crossings={"EM-like": np.array([1.0])})
+    >>> ax = arm_loss_curves(c, threshold=1.8, crossings={"EM-like": np.array([1.0]), "SGD": np.array([np.nan])})
     >>> len(ax.lines), ax.get_ylabel()
-    (4, 'training loss (nats)')
+    (5, 'training loss (nats)')
     >>> plt.close("all")
     """
     ax = get_axes(ax)
@@ -79,8 +82,13 @@ def arm_loss_curves(
                 raise ValueError(f"crossings[{name!r}] must have shape ({values.shape[0]},), got {at.shape}")
             ok = np.isfinite(at)
             t = at[ok].astype(int)  # (k,)
-            ax.plot(t, values[ok, t], "o", color=palette[name], markeredgecolor="black", markersize=6,
-                    label=f"{name}: first step below")  # fmt: skip
+            if ok.any():
+                ax.plot(t, values[ok, t], "o", color=palette[name], markeredgecolor="black", markersize=6,
+                        label=f"{name}: first step below")  # fmt: skip
+            if (~ok).any():
+                last = values.shape[1] - 1
+                mark_censored(ax, np.full((~ok).sum(), last), values[~ok, last], color=palette[name],
+                              label=f"{name}: not below within {last} steps ({(~ok).sum()} of {ok.size})")
     if threshold is not None:
         ax.axhline(threshold, color="black", linestyle="--", linewidth=1.0, label=f"threshold {threshold:.4f}")
     reference_lines(ax, hlines)
@@ -101,14 +109,21 @@ def steps_strip(
     title: str = "",
     xlabel: str = "steps to reach the threshold",
 ):
-    """Per-seed values of several arms as dots on rows, with mean ± std bars.
+    """Per-seed values of several arms as dots on rows; every run is shown.
+
+    A run that never reached the threshold is drawn as censored: an open triangle at
+    ``horizon``, labelled "did not cross within ``horizon`` steps". Each row says how
+    many of its runs crossed ("EM-like (2/3 crossed)") when ``horizon`` is given. The black bar (mean ± std over the seeds)
+    is drawn only for rows where every run crossed: a mean over the runs that happened
+    to cross would hide the others.
 
     Parameters
     ----------
     groups : mapping row label -> array_like, shape (S,)
-        ``nan`` means "never reached": drawn as an open triangle at ``horizon``.
+        ``nan`` means "never reached".
     horizon : float, optional
-        Where "never" is drawn, and a vertical line.
+        The last step run: where "never" is drawn, and a vertical line. Required when
+        a row holds ``nan``.
     reference : mapping row label -> (mean, std), optional
         Extra rows drawn as a grey bar (e.g. the paper's ``430 ± 143``).
 
@@ -117,13 +132,16 @@ def steps_strip(
     >>> ax = steps_strip({"EM-like": np.array([300.0, 500.0, np.nan])}, horizon=1000,
     ...                  reference={"paper": (430.0, 143.0)})
     >>> [t.get_text() for t in ax.get_yticklabels()]
-    ['paper', 'EM-like']
+    ['paper', 'EM-like (2/3 crossed)']
     >>> plt.close("all")
     """
     ax = get_axes(ax)
     reference = dict(reference or {})
     labels = list(reference) + list(groups)
     palette = _colors(list(groups), colors)
+    censored_label = None if horizon is None else f"did not cross within {horizon:g} steps"
+    tick_labels = list(labels)
+    censored_any = False
     for row, label in enumerate(labels):
         if label in reference:
             mean, std = reference[label]
@@ -133,17 +151,26 @@ def steps_strip(
         if values.ndim != 1:
             raise ValueError(f"groups[{label!r}] must be 1-D, got shape {values.shape}")
         ok = np.isfinite(values)
+        censored_any = censored_any or not ok.all()
+        if (~ok).any() and horizon is None:
+            raise ValueError(f"groups[{label!r}] has runs that never reached (nan): pass horizon= "
+                             "to draw them as censored")
         jitter = np.linspace(-0.12, 0.12, values.size) if values.size > 1 else np.zeros(1)  # (S,)
         ax.plot(values[ok], row + jitter[ok], "o", color=palette[label], alpha=0.8, markersize=5)
-        if horizon is not None and (~ok).any():
-            ax.plot(np.full((~ok).sum(), horizon), row + jitter[~ok], ">", color=palette[label],
-                    markerfacecolor="white", markersize=7)  # fmt: skip
-        if ok.any():
-            ax.errorbar([values[ok].mean()], [row], xerr=[values[ok].std()], fmt="|", color="black",
+        if (~ok).any():
+            mark_censored(ax, np.full((~ok).sum(), horizon), row + jitter[~ok], color=palette[label])
+        if ok.all():
+            ax.errorbar([values.mean()], [row], xerr=[values.std()], fmt="|", color="black",
                         capsize=5, markersize=14, linewidth=1.5)  # fmt: skip
+        if horizon is not None:
+            tick_labels[row] = f"{label} ({ok.sum()}/{ok.size} crossed)"
     if horizon is not None:
         ax.axvline(horizon, color="gray", linestyle=":", linewidth=1.0)
-    ax.set_yticks(range(len(labels)), labels)
+        if censored_any:  # say what the open triangle means, in no row's colour
+            key = Line2D([], [], linestyle="none", marker=">", markersize=8, markerfacecolor="white",
+                         markeredgecolor="0.3", markeredgewidth=1.6, label=censored_label)
+            ax.legend(handles=[key], fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_yticks(range(len(labels)), tick_labels)
     ax.set_ylim(-0.6, len(labels) - 0.4)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
@@ -160,41 +187,78 @@ def sweep_lines(
     ax=None,
     logx: bool = False,
     hlines: Mapping[str, float] | None = None,
+    horizon: float | None = None,
     title: str = "",
     xlabel: str = "",
     ylabel: str = "",
 ):
-    """Mean ± std over seeds (error bars) and each seed (faint) of several series over ``x``.
+    """Each seed (faint) and a summary over seeds of several series over ``x``.
+
+    Without ``nan`` the summary is the mean ± std over the seeds (error bars). A series of
+    steps to a threshold holds ``nan`` for the runs that never reached it; those need
+    ``horizon`` (the last step run) and are drawn as censored, an open triangle at
+    ``horizon`` labelled "did not cross within ``horizon`` steps". The summary is then the
+    median over all runs, counting a censored run as later than any other; it is drawn
+    only where more than half the runs crossed (elsewhere it is unknown), and every ``x``
+    is annotated with how many runs crossed ("1/3").
 
     Parameters
     ----------
     x : array_like, shape (K,)
     series : mapping name -> array_like, shape (K, S)
-        ``nan`` entries (e.g. "never reached") are left out of the mean.
+        ``nan`` entries: runs that never reached (requires ``horizon``).
     hlines : mapping label -> float, optional
-        Horizontal reference lines.
+        Horizontal reference lines (grey, each its own style).
+    horizon : float, optional
+        Where runs that never reached are drawn.
 
     Examples
     --------
-    >>> ax = sweep_lines([1, 3, 10], {"steps": np.array([[900, 800], [600, 500], [400, np.nan]])}, logx=True)
-    >>> ax.get_xscale()
-    'log'
+    >>> ax = sweep_lines([1, 3, 10], {"steps": np.array([[900, 800], [600, 500], [400, np.nan]])},
+    ...                  logx=True, horizon=1000)
+    >>> ax.get_xscale(), [t.get_text() for t in ax.texts]
+    ('log', ['2/2', '2/2', '1/2'])
     >>> plt.close("all")
     """
     ax = get_axes(ax)
     x = np.asarray(x, dtype=float)  # (K,)
     palette = _colors(list(series), colors)
+    censored_label = None if horizon is None else f"did not cross within {horizon:g} steps"
     for name, values in series.items():
         values = np.asarray(values, dtype=float)  # (K, S)
         if values.ndim != 2 or values.shape[0] != x.shape[0]:
             raise ValueError(f"series {name!r} must have shape ({x.shape[0]}, S), got {values.shape}")
-        for column in values.T:
-            ax.plot(x, column, color=palette[name], alpha=0.25, linewidth=0.9)
-        with np.errstate(all="ignore"):
-            counts = np.isfinite(values).sum(axis=1)  # (K,)
-            mean = np.where(counts > 0, np.nanmean(np.where(counts[:, None] > 0, values, 0.0), axis=1), np.nan)
-            std = np.where(counts > 0, np.nanstd(np.where(counts[:, None] > 0, values, 0.0), axis=1), np.nan)
-        ax.errorbar(x, mean, yerr=std, fmt="o-", color=palette[name], capsize=4, label=name, linewidth=1.6)
+        ok = np.isfinite(values)  # (K, S)
+        if horizon is None:
+            if not ok.all():
+                raise ValueError(f"series {name!r} has runs that never reached (nan): pass horizon= "
+                                 "to draw them as censored")
+            for column in values.T:
+                ax.plot(x, column, color=palette[name], alpha=0.25, linewidth=0.9)
+            ax.errorbar(x, values.mean(axis=1), yerr=values.std(axis=1), fmt="o-", color=palette[name],
+                        capsize=4, label=name, linewidth=1.6)  # fmt: skip
+            continue
+        late = np.where(ok, values, np.inf)  # (K, S)  "never": later than any step
+        for column in late.T:  # each seed, up to where it stops crossing
+            ax.plot(x, np.where(np.isfinite(column), column, np.nan), color=palette[name], alpha=0.3,
+                    linewidth=0.9, marker="o", markersize=3)  # fmt: skip
+        rows, cols = np.nonzero(~ok)
+        if rows.size:
+            spread = 0.03 * (cols - (values.shape[1] - 1) / 2)  # (k,)  side by side, in log-x or x units
+            at = x[rows] * 10.0**spread if logx else x[rows] + spread * np.ptp(x)  # (k,)
+            mark_censored(ax, at, np.full(rows.size, horizon), color=palette[name], marker="^",
+                          label=censored_label)
+            censored_label = None
+        median = np.median(late, axis=1)  # (K,)  inf where half or more never crossed
+        ax.plot(x, np.where(np.isfinite(median), median, np.nan), "o-", color=palette[name], linewidth=1.8,
+                markersize=7, label=f"{name}: median over runs")  # fmt: skip
+        for xk, k, n in zip(x, ok.sum(axis=1), np.full(x.shape, values.shape[1])):
+            ax.annotate(f"{k}/{n}", (xk, horizon), xytext=(0, 9), textcoords="offset points", ha="center",
+                        fontsize=8)
+    if horizon is not None:
+        ax.axhline(horizon, color="gray", linestyle="--", linewidth=1.0)
+        low = ax.get_ylim()[0]
+        ax.set_ylim(low, horizon + 0.12 * (horizon - low))
     reference_lines(ax, hlines)
     if logx:
         ax.set_xscale("log")

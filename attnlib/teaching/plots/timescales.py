@@ -12,6 +12,7 @@ from typing import Mapping
 import numpy as np
 
 from .basic import get_axes, reference_lines
+from .rules import readable_log_ticks
 
 __all__ = ["seed_bands"]
 
@@ -38,9 +39,9 @@ def seed_bands(
     series : mapping of str to array_like, each of shape (n_seeds, T_name)
         One row per seed. Series may differ in length when ``x`` is a mapping.
     logy : bool
-        Logarithmic y axis.
+        Logarithmic y axis, with enough labelled ticks to read changes of a few percent.
     hlines : mapping of str to float, optional
-        Label -> y value of a dotted horizontal reference line.
+        Label -> y value of a horizontal reference line; each gets its own line style.
     styles : mapping of str to dict, optional
         Extra keyword arguments of ``ax.plot`` for a series.
 
@@ -70,6 +71,7 @@ def seed_bands(
     reference_lines(ax, hlines, color="black")
     if logy:
         ax.set_yscale("log")
+        readable_log_ticks(ax, "y")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
