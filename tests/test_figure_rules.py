@@ -131,9 +131,36 @@ BUILDERS = {
 }
 
 
+def _chapter_map():
+    from pathlib import Path
+
+    from attnlib.teaching import chapter_map
+
+    root = Path(__file__).resolve().parents[1]
+    return plots.chapter_map_figure(chapter_map.read_chapters(root), chapter_map.drawn_edges(),
+                                    chapter_map.levels())
+
+
+#: The drawers that make a whole figure of their own (diagrams, the chapter map).
+FIGURE_BUILDERS = {
+    "head_graph": plots.head_graph,
+    "feedback_loop": plots.feedback_loop,
+    "em_correspondence": plots.em_correspondence,
+    "chapter_map_figure": _chapter_map,
+}
+
+
 def test_every_exported_plotting_function_is_checked():
     drawers = {name for name in plots.__all__ if callable(getattr(plots, name))} - {"use_book_style"}
-    assert drawers == set(BUILDERS), f"not checked: {sorted(drawers - set(BUILDERS))}"
+    checked = set(BUILDERS) | set(FIGURE_BUILDERS)
+    assert drawers == checked, f"not checked: {sorted(drawers - checked)}"
+
+
+@pytest.mark.parametrize("name", sorted(FIGURE_BUILDERS))
+def test_whole_figure_keeps_the_figure_rules(name):
+    fig = FIGURE_BUILDERS[name]()
+    assert figure_violations(fig) == []
+    plt.close(fig)
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
