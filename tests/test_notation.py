@@ -57,13 +57,47 @@ NOT_SYMBOLS = {r"\mathbb{E}", r"\Pr", "e", r"\pi", r"\mathbb{R}", "d", r"\operat
                r"\mathrm{KL}", r"\mathrm{LN}", r"\operatorname{LSE}", r"\operatorname{tr}"}
 
 
+# Symbols whose chapters legitimately state many special cases (a made-up loss for a check,
+# uniform attention, one-hot inputs, the LayerNorm variant's values): only their registration
+# and chapter are checked, not their right-hand sides.
+OPEN = [r"L", r"z", r"z_i", r"z_{ic}", r"Z", r"p", r"p_i", r"x_i", r"X", r"o_i", r"o_{ia}",
+        r"\alpha", r"\alpha_i", r"\alpha_{ij}", r"v", r"v_j", r"v_{cj}", r"V", r"g", r"g_i",
+        r"g_{ij}", r"\Pi_{ij}", r"\pi_t", r"\tilde v"]
+
+# Further accepted right-hand sides: equivalent spellings and the special cases a chapter
+# states on purpose (each is a value under a stated assumption, not a second meaning).
+ACCEPTED = {
+    r"s_{ij}": [r"\frac{q_i \cdot k_j}{\sqrt{d_k}}", r"r_{ij} / \sqrt{d_k}",
+                r"q_i \cdot k_j / \tau"],  # the last: chapter 5's temperature exercise
+    r"S": [r"\frac{Q K^\top}{\sqrt{d_k}}"],
+    r"P": [r"\operatorname{softmax}_{\text{rows}}(F W_{VO})"],  # P as a function of W_VO
+    r"u_i": [r"\frac{\partial L}{\partial o_i}", r"\frac{1}{N} (p_i - e_{y_i}) W_O^\top",
+             r"\tfrac{1}{N} \partial L_i/\partial o_i", r"\frac{(p_i - e_{y_i}) W_O^\top}{N}",
+             r"\frac{1}{N} (P - Y) W_O^\top", r"\partial L/\partial Z W_O^\top",
+             r"u", r"(p_i - e_0) W_O^\top/N"],  # chapter 10: one target class for all
+    r"b_{ij}": [r"\frac{\partial L}{\partial \alpha_{ij}}", r"u \cdot v_j",
+                r"\mathbb{E}_{\alpha_i}[b]"],  # the last: the condition of a row at rest
+    r"A_{ij}": [r"u_i \cdot o_i - u_i \cdot v_j",
+                r"(\mathbb{E}_{\alpha_i}[b] - b_{ij}) \mathbf{1}[(i, j) \in \mathcal{M}]",
+                r"\mathbb{E}[b] \mathbf{1}^\top - B"],
+    r"G": [r"\partial L/\partial s", r"\alpha \odot (U V^\top - \mathbb{E}_{\alpha_i}[b])"],
+    r"c_j": [r"\sum_{i=j}^{N-1} \frac{1}{i + 1}", r"H_N", r"\frac{1}{N}"],  # uniform attention
+    r"Z": [r"\alpha X W_V W_O"],
+    r"\Omega_{ic}": [r"\sum_b X_{ib} W_{bc}"],
+    r"g_W": [r"g_{VO} W_O^\top", r"W_V^\top g_{VO}"],
+    r"p^{\mathrm{B}}_t": [r"\pi_0"],  # the first prior
+    r"\pi_t": [],
+}
+
+
 # ---------------------------------------------------------------- reading maths out of text
 
 
 def chapter_prose(text: str) -> str:
     """The markdown of a chapter without its front matter and code cells."""
-    text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)
-    return re.sub(r"^```\{code-cell\}.*?^```[ \t]*$", "", text, flags=re.S | re.M)
+    blank = lambda m: "\n" * m.group(0).count("\n")  # keep the line numbers of the file
+    text = re.sub(r"\A---\n.*?\n---\n", blank, text, flags=re.S)
+    return re.sub(r"^```\{code-cell\}.*?^```[ \t]*$", blank, text, flags=re.S | re.M)
 
 
 def maths(text: str) -> list[tuple[str, int, str]]:
@@ -138,6 +172,8 @@ def clean(latex: str) -> str:
     s = re.sub(r"\\(?:left|right)(?![a-zA-Z])\.?", "", s)
     s = re.sub(r"\\[,;:! ]|~", " ", s)
     s = s.replace(r"\[2ex]", "")
+    s = re.sub(r"([_^])\\(text|mathrm)\{([^{}]*)\}", r"\1{\\\2{\3}}", s)  # x_\text{a} -> x_{\text{a}}
+    s = s.replace(r"\lvert", "|").replace(r"\rvert", "|")
     return s
 
 
@@ -151,7 +187,7 @@ def definitions(latex: str, before: str = "") -> list[tuple[str, str | None, lis
         clause = clause.strip().rstrip(".")
         if "=:" in clause:
             left, right = clause.split("=:", 1)
-            parts = [left.strip()]
+            parts = [q.strip() for q in split_top(left, ("=",))]
             lhs = right.strip()
         else:
             parts = split_top(clause.replace(":=", "="), ("=",))
@@ -161,7 +197,7 @@ def definitions(latex: str, before: str = "") -> list[tuple[str, str | None, lis
         if any(split_top(lhs, (rel,))[1:] for rel in RELATIONS):
             continue
         m = LHS.match(lhs)
-        if not m:
+        if not m or not plain_argument(m.group("arg")):
             continue
         rhs = []
         for p in parts:
@@ -169,8 +205,19 @@ def definitions(latex: str, before: str = "") -> list[tuple[str, str | None, lis
             for rel in RELATIONS:
                 pieces = [q for piece in pieces for q in split_top(piece, (rel,))[:1]]
             rhs.append(pieces[0].strip())
-        found.append((m.group("sym").strip(), m.group("arg"), rhs))
+        sym = m.group("sym").strip()
+        if re.search(r"_(?:\{[^{}]*\}|[A-Za-z0-9])\s*\^\s*2$", sym):
+            sym = re.sub(r"\s*\^\s*2$", "", sym)  # sigma_i^2 = ... defines sigma_i
+        found.append((sym, m.group("arg"), rhs))
     return found
+
+
+def plain_argument(arg: str | None) -> bool:
+    """True for f(x), kappa(K), pi_t(s); false for alpha_ij(b_ij - E[b]) or p(y_t = c | x)."""
+    if arg is None:
+        return True
+    top = re.sub(r"\{[^{}]*\}", "", arg[1:-1])
+    return not re.search(r"[-+=<>|]|\\(?:mid|cdot|sum|frac)|^\s*\d", top)
 
 
 def prose_definitions(text: str) -> list[tuple[str, int]]:
@@ -187,16 +234,26 @@ def prose_definitions(text: str) -> list[tuple[str, int]]:
 # ---------------------------------------------------------------- comparing symbols and maths
 
 
-def _index_script(content: str) -> bool:
-    """True when a subscript holds only index letters (i, ij, t-1, i,j, 0, k+1 ...)."""
-    c = content.replace(" ", "")
-    if not c:
-        return False
-    tokens = re.findall(r"[A-Za-z]'?|\d+|[-+,]", c)
-    if "".join(tokens) != c:
-        return False
-    letters = [t for t in tokens if t[0].isalpha()]
-    return bool(letters) and all(t in INDEX_LETTERS for t in letters)
+def index_count(content: str) -> int:
+    """How many indices a subscript holds (ij: 2, t-1: 1, i,j: 2, 10: 1), or 0 if it is a label."""
+    c = content.replace(" ", "").replace(r"\prime", "'")
+    if not c or not re.fullmatch(r"[A-Za-z0-9'+\-,]+", c):
+        return 0
+    parts = c.split(",")
+    count = 0
+    for part in parts:
+        letters = re.findall(r"[A-Za-z]'?", part)
+        if any(t not in INDEX_LETTERS and t not in {"N", "T"} for t in letters):
+            return 0
+        if not letters and not (part.isdigit() and len(parts) == 1 and len(part) <= 2):
+            return 0  # t_{10}, tau_{100}: labels; alpha_{00}, c_0: index values
+        if len(parts) == 1 and re.fullmatch(r"(?:[A-Za-z]'?)+", part):
+            count += len(letters)  # ij: two indices written together
+        elif len(parts) == 1 and part.isdigit():
+            count += len(part)  # 00: the pair (0, 0)
+        else:
+            count += 1
+    return count
 
 
 def symbol_key(sym: str) -> str:
@@ -206,9 +263,10 @@ def symbol_key(sym: str) -> str:
 
     def sub(m: re.Match) -> str:
         inner = m.group(1) if m.group(1) is not None else m.group(2)
-        return "_{•}" if _index_script(inner) else m.group(0)
+        n = index_count(inner)
+        return "_{" + "•" * n + "}" if n else m.group(0)
 
-    s = re.sub(r"_\{([^{}]*)\}|_([A-Za-z])", sub, s)
+    s = re.sub(r"_\{([^{}]*)\}|_([A-Za-z0-9])", sub, s)
     # the order of sub- and superscripts does not matter: x^{(m)}_i is x_i^{(m)}
     m = re.match(r"^(.*?)((?:[_^](?:\{(?:[^{}]|\{[^{}]*\})*\}|\\[A-Za-z]+|[A-Za-z0-9*]))*)$", s)
     if m and m.group(2):
@@ -225,7 +283,8 @@ def normalise(latex: str) -> str:
     s = s.replace(r"\top", "T").replace("^{T}", "^T").replace(r"\cdot", "·")
     s = re.sub(r"\s+", "", s)
     s = re.sub(r"\{([^{}])\}", r"\1", s)  # x_{i} -> x_i, \frac{1}{N} -> \frac1N
-    s = re.sub(r"_\{([^{}]*)\}|_([A-Za-z])", lambda m: "_•" if _index_script(m.group(1) or m.group(2) or "") else m.group(0), s)
+    s = re.sub(r"_\{([^{}]*)\}|_([A-Za-z0-9])",
+               lambda m: "_" + "•" * index_count(m.group(1) or m.group(2) or "") if index_count(m.group(1) or m.group(2) or "") else m.group(0), s)
     return s.rstrip(".,")
 
 
@@ -265,11 +324,12 @@ def registry(text: str) -> dict[str, Entry]:
         row = dict(zip(header, cells))
         if "chapter" not in row or "symbol" not in row:
             continue
-        symbols = [s for seg, _, _ in maths(row["symbol"]) for s in split_top(seg, (",",))]
+        symbols = [s.strip() for seg, _, _ in maths(row["symbol"]) for s in split_top(seg, (",",))]
+        symbols = [s for s in symbols if LHS.match(clean(s))]  # derivatives such as dL/dz: prose only
         chapter = int(re.match(r"\d+", row["chapter"]).group(0))
-        definition = row.get("definition", row.get("value", ""))
+        definition = row.get("definition", row.get("meaning", ""))
         forms = []
-        keys = {symbol_key(s) for s in symbols}
+        keys = {symbol_key(LHS.match(clean(s)).group("sym")) for s in symbols}
         for seg, _, _ in maths(definition):
             for sym, _, rhs in definitions(seg):
                 if symbol_key(sym) in keys:
@@ -277,7 +337,7 @@ def registry(text: str) -> dict[str, Entry]:
         meaning = row.get("meaning", definition)
         entry = Entry([s.strip() for s in symbols], meaning, chapter, forms, number)
         for s in symbols:
-            key = symbol_key(s)
+            key = symbol_key(LHS.match(clean(s)).group("sym"))
             if key in entries and entries[key].line != number:
                 raise ValueError(f"notation.md:{number}: {s} is already on line {entries[key].line}")
             entries[key] = entry
@@ -291,6 +351,10 @@ def chapter_number(name: str) -> int:
     return int(Path(name).name[:2])
 
 
+OPEN_KEYS = {symbol_key(s) for s in OPEN}
+ACCEPTED_FORMS = {symbol_key(k): {normalise(f) for f in v} for k, v in ACCEPTED.items()}
+
+
 def check_chapter(name: str, text: str, reg: dict[str, Entry]) -> list[str]:
     """One line per symbol that ``text`` (chapter ``name``) defines against the registry."""
     n = chapter_number(name)
@@ -300,9 +364,15 @@ def check_chapter(name: str, text: str, reg: dict[str, Entry]) -> list[str]:
              for sym, _, rhs in definitions(latex, before)]
     found += [(sym, line, []) for sym, line in prose_definitions(prose)]
     for sym, line, rhs in found:
-        if sym in NOT_SYMBOLS:
-            continue
+        base = re.match(rf"{_DECOR}|{_BASE}", sym)
+        if (sym in NOT_SYMBOLS or sym in INDEX_LETTERS or r"^\top" in sym
+                or (base and base.group(0) in NOT_SYMBOLS)):
+            continue  # an index taking a value, or a transpose of something defined
         key = symbol_key(sym)
+        same = [r for r in rhs if SYMBOL.fullmatch(r.strip()) and symbol_key(r) == key]
+        if rhs and len(same) == len(rhs):
+            continue  # v_j = v_l: two instances said to be equal, no definition
+        rhs = [r for r in rhs if r not in same]
         entry = reg.get(key)
         where = f"{Path(name).name}:{line}: ${sym}$"
         shown = " = ".join(rhs)
@@ -311,8 +381,12 @@ def check_chapter(name: str, text: str, reg: dict[str, Entry]) -> list[str]:
             continue
         if entry.chapter > n:
             problems.append(f"{where} is defined here but the notation page says chapter {entry.chapter} introduces it")
-        if entry.forms and rhs and not all(is_number(r) for r in rhs):
-            if not any(normalise(r) in entry.forms for r in rhs):
+        if key in OPEN_KEYS:
+            continue
+        forms = set(entry.forms).union(*(ACCEPTED_FORMS.get(symbol_key(LHS.match(clean(s)).group("sym")), set())
+                                         for s in entry.symbols))
+        if forms and rhs and not all(is_number(r) for r in rhs):
+            if not any(normalise(r) in forms for r in rhs):
                 problems.append(f"{where} = {shown} conflicts with the notation page "
                                 f"(line {entry.line}: {entry.meaning})")
     return problems
@@ -323,7 +397,8 @@ def symbols_in(text: str) -> set[str]:
     keys = set()
     for latex, _, _ in maths(chapter_prose(text)):
         s = clean(latex)
-        for m in SYMBOL.finditer(s):
+        inner = " ".join(re.findall(r"[_^]\{((?:[^{}]|\{[^{}]*\})*)\}", s))  # e_{y_i} also shows y_i
+        for m in list(SYMBOL.finditer(s)) + list(SYMBOL.finditer(inner)):
             tok = m.group(0)
             keys.add(symbol_key(tok))
             # a decorated or scripted symbol also shows its bare base: u_i^h shows u_i
@@ -339,12 +414,16 @@ def symbols_in(text: str) -> set[str]:
 def check_registry_use(reg: dict[str, Entry], chapters: dict[int, str]) -> list[str]:
     """Every registry row that names chapter n has its symbols in chapter n's maths."""
     problems = []
-    for key, entry in sorted(reg.items(), key=lambda kv: kv[1].line):
-        text = chapters.get(entry.chapter)
-        if text is None:
-            problems.append(f"notation.md:{entry.line}: {key} names chapter {entry.chapter}, which does not exist")
-        elif key not in symbols_in(text):
-            problems.append(f"notation.md:{entry.line}: {key} is not in the maths of chapter {entry.chapter}")
+    rows: dict[int, tuple[Entry, set[str]]] = {}
+    for key, entry in reg.items():  # one row may register several symbols
+        rows.setdefault(entry.line, (entry, set()))[1].add(key)
+    used = {n: symbols_in(text) for n, text in chapters.items()}
+    for line, (entry, keys) in sorted(rows.items()):
+        shown = ", ".join(entry.symbols)
+        if entry.chapter not in chapters:
+            problems.append(f"notation.md:{line}: {shown} names chapter {entry.chapter}, which does not exist")
+        elif not keys & used[entry.chapter]:
+            problems.append(f"notation.md:{line}: {shown} is not in the maths of chapter {entry.chapter}")
     return problems
 
 

@@ -121,7 +121,7 @@ def compatibility(U, V) -> np.ndarray:
 def value_norm_growth(value_snapshots) -> np.ndarray:
     r"""Mean value norm per snapshot, relative to the first snapshot.
 
-    .. math:: \nu_s = \frac{\frac1N\sum_j \lVert v^{(s)}_j\rVert_2}{\frac1N\sum_j \lVert v^{(0)}_j\rVert_2},
+    .. math:: \Lambda_s = \frac{\frac1N\sum_j \lVert v^{(s)}_j\rVert_2}{\frac1N\sum_j \lVert v^{(0)}_j\rVert_2},
 
     the mean Euclidean norm of the ``N`` value rows at snapshot ``s`` divided
     by the same mean at snapshot 0 (so :math:`g_0 = 1`).
