@@ -1,25 +1,29 @@
 """One notation: every symbol a chapter defines is on the notation page, with that meaning.
 
-The notation page, ``book/notation.md``, is the registry. Each row of its tables names one
-or more symbols in LaTeX (first column), says what they mean, and gives the chapter that
-introduces them (the column ``Chapter``). Where a row's ``Definition`` cell holds maths of the
-form ``$SYM = RHS$`` (several ``=`` allowed), every ``RHS`` is an accepted definition of SYM.
+The notation page, ``book/notation.md``, is the registry. Each row of a table with the columns
+``Symbol`` and ``Chapter`` names one or more symbols in LaTeX, says what they mean and gives
+the chapter that introduces them. Where the row's ``Meaning`` holds maths of the form
+``$SYM = RHS$`` (chains ``= ... =`` allowed) for one of its symbols, every ``RHS`` is an
+accepted definition of the row's symbols; :data:`ACCEPTED` adds equivalent spellings and
+stated special cases, and :data:`OPEN` lists the few symbols whose chapters state many special
+cases on purpose (only their registration and chapter are checked).
 
 A chapter *defines* a symbol where its maths says ``SYM = RHS`` (or ``RHS =: SYM``) with a
-single symbol on the left, or where its prose says "write $SYM$ for" or "$SYM$ denotes".
-Symbols are compared by *key*: the symbol with its index subscripts replaced by a bullet
-(``A_{ij}``, ``A_{kl}`` and ``A_i`` all have the key ``A_{••}``/``A_{•}``...: see
-:func:`symbol_key`), so that ``q_i`` (a query) and ``q_t`` (anything else) collide, as a reader
-would see them collide. A definition is reported when
+single symbol on the left (optionally applied to plain arguments, as in ``kappa(K)``), or
+where its prose says "write $SYM$ for" or "$SYM$ denotes". An index taking a value
+(``k = 0``) and a transpose (``F^T = ...``) are not definitions. Symbols are compared by *key*:
+index subscripts become one bullet per index (``A_{ij}`` and ``A_{kl}`` are ``A_{••}``, ``A_i``
+is ``A_{•}``; see :func:`symbol_key`), so that ``q_i`` (a query) and ``q_t`` (anything else)
+collide, as a reader would see them collide. A definition is reported when
 
 * its key is not in the registry ("not on the notation page"),
 * the registry says the symbol is introduced in a later chapter, or
-* the registry gives accepted definitions, the right-hand side is not a number, and none of its
-  ``=``-separated parts equals an accepted definition after normalisation
-  (:func:`normalise`): "the notation page gives another meaning".
+* the right-hand side is not a number and none of its ``=``-separated parts equals an accepted
+  definition after normalisation (:func:`normalise`): "conflicts with the notation page".
 
-Every registry row that names chapter ``n`` must also have its symbol in chapter ``n``'s maths.
-Each problem is one line naming the chapter, the symbol and the conflict.
+Every registry row that names chapter ``n`` must also have one of its symbols in chapter
+``n``'s maths. Each problem is one line naming the chapter (with its line), the symbol and the
+conflict.
 """
 
 from __future__ import annotations
@@ -52,9 +56,11 @@ SYMBOL = re.compile(rf"(?:{_DECOR}|{_BASE})(?:\s*{_SCRIPT})*")
 # A symbol alone, optionally applied to an argument list: kappa(K), t_{10}(q), pi_t(s).
 LHS = re.compile(rf"^\s*(?P<sym>(?:{_DECOR}|{_BASE})(?:\s*{_SCRIPT})*)\s*(?P<arg>\([^()]*\))?\s*$")
 
-# Not symbols: operators and constants that may stand on the left of '=' in prose maths.
-NOT_SYMBOLS = {r"\mathbb{E}", r"\Pr", "e", r"\pi", r"\mathbb{R}", "d", r"\operatorname{Var}", "O",
-               r"\mathrm{KL}", r"\mathrm{LN}", r"\operatorname{LSE}", r"\operatorname{tr}"}
+# Operators and constants that may stand on the left of '=' (e^{-inf} = 0, E[b] = ...): never
+# symbols, with or without scripts. And "d", which the text uses as a plain width (d = d_v).
+OPERATORS = {r"\mathbb{E}", r"\Pr", "e", r"\mathbb{R}", r"\operatorname{Var}", r"\mathrm{KL}",
+             r"\mathrm{LN}", r"\operatorname{LSE}", r"\operatorname{tr}"}
+NOT_SYMBOLS = OPERATORS | {"d"}
 
 
 # Symbols whose chapters legitimately state many special cases (a made-up loss for a check,
@@ -83,6 +89,7 @@ ACCEPTED = {
     r"G": [r"\partial L/\partial s", r"\alpha \odot (U V^\top - \mathbb{E}_{\alpha_i}[b])"],
     r"c_j": [r"\sum_{i=j}^{N-1} \frac{1}{i + 1}", r"H_N", r"\frac{1}{N}"],  # uniform attention
     r"Z": [r"\alpha X W_V W_O"],
+    r"O": [r"F W_V", r"\alpha X W_V"],  # chapter 7: the same product, grouped as (alpha X) W_V
     r"\Omega_{ic}": [r"\sum_b X_{ib} W_{bc}"],
     r"g_W": [r"g_{VO} W_O^\top", r"W_V^\top g_{VO}"],
     r"p^{\mathrm{B}}_t": [r"\pi_0"],  # the first prior
@@ -366,7 +373,7 @@ def check_chapter(name: str, text: str, reg: dict[str, Entry]) -> list[str]:
     for sym, line, rhs in found:
         base = re.match(rf"{_DECOR}|{_BASE}", sym)
         if (sym in NOT_SYMBOLS or sym in INDEX_LETTERS or r"^\top" in sym
-                or (base and base.group(0) in NOT_SYMBOLS)):
+                or (base and base.group(0) in OPERATORS)):
             continue  # an index taking a value, or a transpose of something defined
         key = symbol_key(sym)
         same = [r for r in rhs if SYMBOL.fullmatch(r.strip()) and symbol_key(r) == key]
