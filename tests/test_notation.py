@@ -290,8 +290,11 @@ def normalise(latex: str) -> str:
     s = s.replace(r"\top", "T").replace("^{T}", "^T").replace(r"\cdot", "·")
     s = re.sub(r"\s+", "", s)
     s = re.sub(r"\{([^{}])\}", r"\1", s)  # x_{i} -> x_i, \frac{1}{N} -> \frac1N
-    s = re.sub(r"_\{([^{}]*)\}|_([A-Za-z0-9])",
-               lambda m: "_" + "•" * index_count(m.group(1) or m.group(2) or "") if index_count(m.group(1) or m.group(2) or "") else m.group(0), s)
+    def bullets(m: re.Match) -> str:
+        n = index_count(m.group(1) or m.group(2) or "")
+        return "_" + "•" * n if n else m.group(0)
+
+    s = re.sub(r"_\{([^{}]*)\}|_([A-Za-z0-9])", bullets, s)
     return s.rstrip(".,")
 
 

@@ -397,14 +397,14 @@ def oracle_cross_entropy(task) -> float:
 
 
 def mean_kl(p, q) -> float:
-    r"""Mean over positions of :math:`\mathrm{KL}(p_t \,\|\, p^{\mathrm{B}}_t) = \sum_c p_t(c) \log \frac{p_t(c)}{p^{\mathrm{B}}_t(c)}` (nats).
+    r"""Mean over rows of :math:`\mathrm{KL}(p \,\|\, q) = \sum_c p(c) \log \frac{p(c)}{q(c)}` (nats).
 
-    With ``p`` the Bayesian predictive (:func:`bayes_predictive`) and ``q`` a
-    model's, this is the model's expected excess cross-entropy over the
-    Bayes-optimal predictor, given the inputs: the average of
-    :math:`-\log p^{\mathrm{B}}_t(y_t) + \log p_t(y_t)` over targets drawn from
-    :math:`p_t`, without the sampling noise of one sequence's targets. It is
-    zero only when the two predictives agree at every position.
+    With ``p`` the Bayesian predictive (:func:`bayes_predictive`, chapter 9's
+    :math:`p^{\mathrm{B}}`) and ``q`` a model's, this is the model's expected excess
+    cross-entropy over the Bayes-optimal predictor, given the inputs: the average of
+    :math:`-\log q(y) + \log p(y)` over targets drawn from :math:`p`, without the
+    sampling noise of one sequence's targets. It is zero only when the two
+    predictives agree at every position.
 
     Parameters
     ----------
@@ -416,7 +416,7 @@ def mean_kl(p, q) -> float:
     Returns
     -------
     float
-        ``inf`` if some ``p^B_t(c)`` is 0 where ``p_t(c) > 0``.
+        ``inf`` if some ``q(c)`` is 0 where ``p(c) > 0``.
 
     Examples
     --------
