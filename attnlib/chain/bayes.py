@@ -6,7 +6,7 @@ noise standard deviation ``sigma``:
 
 .. math::
 
-    y_0 \sim \pi_0,\qquad y_t \mid y_{t-1} \sim P_{y_{t-1},\cdot},\qquad
+    y_0 \sim \pi_0,\qquad y_t \mid y_{t-1} \sim \Pi_{y_{t-1},\cdot},\qquad
     x_t = \mu_{y_{t-1}} + \sigma\,\varepsilon_t,\ \ \varepsilon_t \sim \mathcal N(0, I),
     \qquad t = 1, \dots, N .
 
@@ -15,7 +15,7 @@ best possible prediction is the Bayesian predictive
 
 .. math::
 
-    p(y_t = c \mid x_{1:t}) = \sum_s \pi_t(s)\, P_{sc},\qquad
+    p(y_t = c \mid x_{1:t}) = \sum_s \pi_t(s)\, \Pi_{sc},\qquad
     \pi_t(s) = p(y_{t-1} = s \mid x_{1:t}) \propto
     \mathcal N(x_t; \mu_s, \sigma^2 I)\, p(y_{t-1} = s \mid x_{1:t-1}),
 
@@ -159,8 +159,8 @@ def filter_posteriors(X, mu, P, *, noise, initial=None) -> np.ndarray:
     .. math::
 
         q_1 = \pi_0,\qquad
-        \pi_t(s) \propto \mathcal N(x_t; \mu_s, \sigma^2 I)\, q_t(s),\qquad
-        q_{t+1} = \pi_t P .
+        \pi_t(s) \propto \mathcal N(x_t; \mu_s, \sigma^2 I)\, p^{\mathrm{B}}_t(s),\qquad
+        p^{\mathrm{B}}_{t+1} = \pi_t \Pi .
 
     Parameters
     ----------
@@ -194,7 +194,7 @@ def filter_posteriors(X, mu, P, *, noise, initial=None) -> np.ndarray:
     prior = initial  # (S,)  q_1 = pi_0
     for t in range(n):
         log_post[t] = filter_step(_log(prior), log_e[t])  # (S,)  log pi_t
-        prior = np.exp(log_post[t]) @ P  # (S,)  q_{t+1} = pi_t P
+        prior = np.exp(log_post[t]) @ P  # (S,)  p^B_{t+1} = pi_t Pi
     return np.exp(log_post)  # (N, S)
 
 
@@ -291,7 +291,7 @@ def enumerate_predictive(X, mu, P, *, noise, initial=None, max_paths: int = 1_00
     For every path :math:`y_0, \dots, y_t` the joint of the path and the
     inputs seen so far is
 
-    .. math:: p(y_{0:t}, x_{1:t}) = \pi_0(y_0) \prod_{k=1}^{t} P_{y_{k-1} y_k}\,
+    .. math:: p(y_{0:t}, x_{1:t}) = \pi_0(y_0) \prod_{k=1}^{t} \Pi_{y_{k-1} y_k}\,
               \mathcal N(x_k; \mu_{y_{k-1}}, \sigma^2 I),
 
     and :math:`p(y_t = c \mid x_{1:t})` is the sum over the paths ending in
@@ -363,7 +363,7 @@ def bayes_cross_entropy(pred, y) -> float:
 
 
 def oracle_cross_entropy(task) -> float:
-    r"""Cross-entropy of the oracle that knows :math:`y_{t-1}`: :math:`-\frac1N \sum_t \log P_{y_{t-1} y_t}`.
+    r"""Cross-entropy of the oracle that knows :math:`y_{t-1}`: :math:`-\frac1N \sum_t \log \Pi_{y_{t-1} y_t}`.
 
     Its expectation under the stationary distribution is :math:`H_{\min}`
     (chapter 8, eq. ``sticky-hmin``); on one sampled sequence it differs from
@@ -397,14 +397,14 @@ def oracle_cross_entropy(task) -> float:
 
 
 def mean_kl(p, q) -> float:
-    r"""Mean over positions of :math:`\mathrm{KL}(p_t \,\|\, q_t) = \sum_c p_t(c) \log \frac{p_t(c)}{q_t(c)}` (nats).
+    r"""Mean over rows of :math:`\mathrm{KL}(p \,\|\, q) = \sum_c p(c) \log \frac{p(c)}{q(c)}` (nats).
 
-    With ``p`` the Bayesian predictive (:func:`bayes_predictive`) and ``q`` a
-    model's, this is the model's expected excess cross-entropy over the
-    Bayes-optimal predictor, given the inputs: the average of
-    :math:`-\log q_t(y_t) + \log p_t(y_t)` over targets drawn from
-    :math:`p_t`, without the sampling noise of one sequence's targets. It is
-    zero only when the two predictives agree at every position.
+    With ``p`` the Bayesian predictive (:func:`bayes_predictive`, chapter 9's
+    :math:`p^{\mathrm{B}}`) and ``q`` a model's, this is the model's expected excess
+    cross-entropy over the Bayes-optimal predictor, given the inputs: the average of
+    :math:`-\log q(y) + \log p(y)` over targets drawn from :math:`p`, without the
+    sampling noise of one sequence's targets. It is zero only when the two
+    predictives agree at every position.
 
     Parameters
     ----------
@@ -416,7 +416,7 @@ def mean_kl(p, q) -> float:
     Returns
     -------
     float
-        ``inf`` if some ``q_t(c)`` is 0 where ``p_t(c) > 0``.
+        ``inf`` if some ``q(c)`` is 0 where ``p(c) > 0``.
 
     Examples
     --------

@@ -96,11 +96,11 @@ def transition_matrix(n_symbols: int = 8, self_prob: float = 0.3, *, published: 
 def effective_self_transition(n_symbols: int = 8, self_prob: float = 0.3) -> float:
     r"""The diagonal of the authors' transition matrix, in closed form.
 
-    The authors put ``s = self_prob`` on the diagonal and ``1 / d`` off it, then
-    normalise the whole row, so the diagonal keeps a share ``s / (s + D)`` of
-    the ``1 - s`` that is spread, with ``D = sum_{j != i} 1 / d(i, j)``:
+    The authors put :math:`\rho` = ``self_prob`` on the diagonal and ``1 / d`` off it, then
+    normalise the whole row, so the diagonal keeps a share :math:`\rho / (\rho + D)` of
+    the :math:`1 - \rho` that is spread, with ``D = sum_{j != i} 1 / d(i, j)``:
 
-    .. math:: P_{ii} = s + (1 - s) \frac{s}{s + D}.
+    .. math:: \Pi_{ii} = \rho + (1 - \rho) \frac{\rho}{\rho + D}.
 
     Parameters
     ----------

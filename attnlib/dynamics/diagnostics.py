@@ -121,7 +121,7 @@ def compatibility(U, V) -> np.ndarray:
 def value_norm_growth(value_snapshots) -> np.ndarray:
     r"""Mean value norm per snapshot, relative to the first snapshot.
 
-    .. math:: g_s = \frac{\frac1N\sum_j \lVert v^{(s)}_j\rVert_2}{\frac1N\sum_j \lVert v^{(0)}_j\rVert_2},
+    .. math:: \Lambda_s = \frac{\frac1N\sum_j \lVert v^{(s)}_j\rVert_2}{\frac1N\sum_j \lVert v^{(0)}_j\rVert_2},
 
     the mean Euclidean norm of the ``N`` value rows at snapshot ``s`` divided
     by the same mean at snapshot 0 (so :math:`g_0 = 1`).
@@ -308,9 +308,9 @@ def key_orthogonality(K) -> float:
 
 # --------------------------------------------------------------------------- what a coordinate encodes
 def correlation_ratio(z, groups) -> float:
-    r"""Share of the variance of ``z`` explained by a categorical variable: :math:`\eta^2`.
+    r"""Share of the variance of ``z`` explained by a categorical variable: :math:`R^2` (chapter 9's correlation ratio).
 
-    .. math:: \eta^2 = \frac{\sum_g n_g (\bar z_g - \bar z)^2}{\sum_i (z_i - \bar z)^2},
+    .. math:: R^2 = \frac{\sum_g n_g (\bar z_g - \bar z)^2}{\sum_i (z_i - \bar z)^2},
 
     the between-group sum of squares over the total (Pearson's correlation
     ratio). It is 1 when ``z`` is constant within every group and 0 when all

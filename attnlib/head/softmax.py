@@ -69,7 +69,10 @@ def log_softmax(z) -> np.ndarray:
 
 
 def softmax_jacobian(p) -> np.ndarray:
-    r"""Jacobian of the softmax, :math:`J_{jk} = \partial p_j / \partial z_k = p_j(\delta_{jk} - p_k)`.
+    r"""Jacobian of the softmax, :math:`\partial p_j / \partial z_k = p_j(\delta_{jk} - p_k)`.
+
+    The book calls it :math:`J_i` for an attention row :math:`\alpha_i` (chapter 2) and
+    :math:`\Sigma` for class probabilities (chapters 1 and 4).
 
     Parameters
     ----------
@@ -79,7 +82,8 @@ def softmax_jacobian(p) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (C, C)
-        ``diag(p) - p p^T``: symmetric, and every row and column sums to zero.
+        ``diag(p) - p^T p`` with ``p`` a row vector (the outer product): symmetric, and
+        every row and column sums to zero.
 
     Notes
     -----

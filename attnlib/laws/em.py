@@ -247,8 +247,8 @@ def m_step_hessian(F, y, W_V, W_O) -> np.ndarray:
     .. math::
 
         \frac{\partial^2 L}{\partial (W_V)_{ab}\, \partial (W_V)_{a'b'}}
-        = \frac{1}{N} \sum_i f_{ia} f_{ia'} \bigl[W_O J_i W_O^\top\bigr]_{bb'},
-        \qquad J_i = \operatorname{diag}(p_i) - p_i^\top p_i .
+        = \frac{1}{N} \sum_i f_{ia} f_{ia'} \bigl[W_O \Sigma_i W_O^\top\bigr]_{bb'},
+        \qquad \Sigma_i = \operatorname{diag}(p_i) - p_i^\top p_i .
 
     Parameters
     ----------
@@ -265,19 +265,19 @@ def m_step_hessian(F, y, W_V, W_O) -> np.ndarray:
 
     Notes
     -----
-    Chapter 7, eq. ``em-hessian``; ``J_i`` is the softmax Jacobian of chapter 2.
+    Chapter 7, eq. ``em-hessian``; ``Sigma_i`` is the class-softmax Jacobian of chapter 4.
 
     Examples
     --------
     >>> W_O = np.array([[1.0, -1.0]])
     >>> H = m_step_hessian(np.ones((2, 1)), [0, 1], np.zeros((1, 1)), W_O)
-    >>> H.reshape(1, 1)  # p = (1/2, 1/2), J = [[1, -1], [-1, 1]] / 4, W_O J W_O^T = 1
+    >>> H.reshape(1, 1)  # p = (1/2, 1/2), Sigma = [[1, -1], [-1, 1]] / 4, W_O Sigma W_O^T = 1
     array([[1.]])
     """
     F, y, W_V, W_O = _check_readout(F, y, W_V, W_O)
     P = np.exp(_log_probs(F @ W_V @ W_O))  # (N, C)
     J = np.einsum("ic,cd->icd", P, np.eye(P.shape[1])) - P[:, :, None] * P[:, None, :]
-    M = np.einsum("bc,icd,ed->ibe", W_O, J, W_O)  # (N, d_v, d_v)  W_O J_i W_O^T
+    M = np.einsum("bc,icd,ed->ibe", W_O, J, W_O)  # (N, d_v, d_v)  W_O Sigma_i W_O^T
     return np.einsum("ia,ibe,if->abfe", F, M, F) / F.shape[0]  # (d_x, d_v, d_x, d_v)
 
 

@@ -119,9 +119,10 @@ def advantage(alpha, U, V, mask=None) -> np.ndarray:
 
 
 def first_order_attention_change(alpha, delta_s) -> np.ndarray:
-    r"""Predicted change of attention for a small change of scores, row by row: :math:`J_i\,\Delta s_i`.
+    r"""Predicted change of attention for a small change of scores, row by row: :math:`\Delta s_i\,J_i`.
 
-    With the softmax Jacobian :math:`J_i = \operatorname{diag}(\alpha_i) - \alpha_i\alpha_i^\top`,
+    With the softmax Jacobian :math:`J_i = \operatorname{diag}(\alpha_i) - \alpha_i^\top\alpha_i`
+    (rows are row vectors, as everywhere in the book),
 
     .. math:: \Delta\alpha_{ij} \approx \alpha_{ij}\Bigl(\Delta s_{ij} - \sum_k \alpha_{ik}\,\Delta s_{ik}\Bigr):
 
@@ -224,7 +225,7 @@ class StepSweep:
         Actual change of the scores and its first-order prediction (the same
         array in mode ``"scores"``, where the step is exactly linear).
     attn_change, attn_change_first_order : (K, N, N)
-        Actual change of attention and the prediction ``J_i Delta s_i``.
+        Actual change of attention and the prediction ``Delta s_i J_i``.
     loss_change, loss_change_first_order : (K,)
         Actual change of the mean loss and ``-eta ||g||^2``, with ``g`` the
         gradient with respect to whatever took the step.

@@ -71,7 +71,7 @@ def grouped_chain(seed: int, n_groups: int = 8, *, T: int = 150, **chain_kwargs)
     Notes
     -----
     Chapter 10, section "(e) Query diversity". :math:`H_\min` is
-    :math:`\frac1n\sum_i H(P^g_{i\cdot})` with :math:`P^g_{ig} = \sum_{s: g(s) = g} P_{is}`
+    :math:`\frac1n\sum_i H(\Pi^g_{i\cdot})` with :math:`\Pi^g_{ig} = \sum_{s: \operatorname{grp}(s) = g} \Pi_{is}`
     (the stationary distribution is uniform).
 
     Examples
