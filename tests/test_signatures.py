@@ -9,6 +9,7 @@ from attnlib import forward
 from attnlib.chain.task import ChainConfig
 from attnlib.dynamics.experiments import RunSpec, run_specs
 from attnlib.dynamics.signatures import (
+    BROKEN_RATES,
     SIGNATURES,
     attention_collapse,
     check_signatures,
@@ -23,13 +24,6 @@ UNIFORM = np.tril(np.ones((6, 6))) / np.arange(1, 7)[:, None]  # (6, 6) causal, 
 FIRST_ONLY = np.zeros((6, 6))
 FIRST_ONLY[:, 0] = 1.0  # every query reads key 0 alone
 
-#: One deliberately broken run per signature (seed 42, N = 499, 1000 steps), with what each should fire.
-BROKEN = {
-    "attention collapse": LearningRates(3.0, 3.0, 0.01, 0.01),  # routing 300x the paper's rate
-    "value-norm explosion": LearningRates(0.01, 0.01, 10.0, 0.01),  # W_V 1000x
-    "underused values": LearningRates.sgd(0.3),  # every matrix 30x: the head memorises a few positions
-    "diffuse routing": LearningRates(0.0, 0.0, 0.1, 0.1),  # routing frozen at its near-uniform start
-}
 
 
 def verdicts_of(runs):
@@ -44,7 +38,7 @@ def verdicts_of(runs):
 @pytest.fixture(scope="module")
 def broken():
     chain = ChainConfig(T=500)
-    return verdicts_of(run_specs([RunSpec(name, 42, lrs, chain) for name, lrs in BROKEN.items()], steps=1000))
+    return verdicts_of(run_specs([RunSpec(name, 42, lrs, chain) for name, lrs in BROKEN_RATES.items()], steps=1000))
 
 
 @pytest.fixture(scope="module")

@@ -33,10 +33,23 @@ import numpy as np
 
 from .._validate import as_bool, as_float_array, as_number
 from ..head.entropy import entropy_nats
+from ..head.training import LearningRates
 from .diagnostics import value_norm_growth
 
 #: The signatures, in the order :func:`check_signatures` reports them.
 SIGNATURES = ("attention collapse", "value-norm explosion", "underused values", "diffuse routing")
+
+#: One deliberately broken run per signature, as learning rates for plain gradient descent
+#: (chapter 8, section (f), and the tests): seed 42, the chain of N = 499 positions
+#: (``ChainConfig(T=500)``), 1000 full-batch steps. The paper's rate is 0.01 on every matrix.
+#: Each run is far from its threshold, and none is so fast that its measurements become
+#: chaotic beyond the third digit (routing at 300x moved them in the second, CPU to CPU).
+BROKEN_RATES = {
+    "attention collapse": LearningRates(1.0, 1.0, 0.01, 0.01),  # routing 100x: one key per query
+    "value-norm explosion": LearningRates(0.01, 0.01, 10.0, 0.01),  # W_V 1000x
+    "underused values": LearningRates.sgd(0.3),  # every matrix 30x: the head memorises a few positions
+    "diffuse routing": LearningRates(0.0, 0.0, 0.1, 0.1),  # routing frozen at its near-uniform start
+}
 
 
 @dataclass(frozen=True)
