@@ -332,6 +332,8 @@ def register_sweep(subparsers) -> None:
     sw.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON to PATH")
     sw.add_argument("--no-curves", action="store_true", help="leave the per-step curves out of the JSON")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.add_argument("--workers", type=_int_at_least(1, "workers"), default=None,
+                    help="batches trained side by side, in threads (default: one per core on the CPU)")  # fmt: skip
     _add_device(sw, "each variant's runs as one float64 batch on the GPU")
     sw.set_defaults(handler=_sweep)
 
@@ -357,6 +359,7 @@ def _sweep(args) -> int:
             value_ratio=args.value_ratio,
             progress=lambda t: bar.update(t - bar.n),
             device=device.name,
+            workers=args.workers,
         )
     wall = time.perf_counter() - start
     print(_where(device, "cpu"))

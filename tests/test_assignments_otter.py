@@ -91,6 +91,15 @@ def test_student_notebook_imports_nothing_that_answers(built, path):
 
 
 @pytest.mark.parametrize("path", CODE_CHAPTERS, ids=IDS)
+def test_student_notebook_installs_attnlib_and_otter_before_importing_either(built, path):
+    """On Colab or Binder neither is installed: the first code cell installs both, and imports neither."""
+    code = [c.source for c in _student(built, path).cells if c.cell_type == "code"]
+    assert 'find_spec("attnlib") is None' in code[0] and 'find_spec("otter") is None' in code[0]
+    assert [m for m, _ in _imports(code[0])] == ["importlib.util"]
+    assert "import otter" in code[1] and f'otter.Notebook("{path.stem}.ipynb")' in code[1]
+
+
+@pytest.mark.parametrize("path", CODE_CHAPTERS, ids=IDS)
 def test_statements_are_plain_markdown_and_pencil_answers_are_markdown_cells(built, path):
     student = _student(built, path)
     text = "\n".join(c.source for c in student.cells if c.cell_type == "markdown")

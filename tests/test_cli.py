@@ -132,9 +132,11 @@ def test_sweep_help_lists_options_and_variants(capsys):
     assert "sweep" in capsys.readouterr().out
     assert main(["sweep", "--help"]) == 0
     out = capsys.readouterr().out
-    for option in ("--seeds", "--steps", "--T", "--base-lr", "--value-ratio", "--json", "--quiet", "sgd=0.01 adam=3e-05"):
+    for option in ("--seeds", "--steps", "--T", "--base-lr", "--value-ratio", "--json", "--quiet", "--workers",
+                   "sgd=0.01 adam=3e-05"):
         assert option in out
-    for variant in ("baseline", "layernorm", "residual", "heads-2", "adam", "targets-1", "all", "diversity"):
+    for variant in ("baseline", "layernorm", "residual", "heads-2", "adam", "targets-1", "dropout-0.3", "all",
+                    "diversity", "dropout"):
         assert f"\n  {variant}" in out
 
 
@@ -182,6 +184,7 @@ SWEEP_BAD = [
     (["sweep", "baseline", "--base-lr", "0.1", "--T", "12", "--steps", "101"], "must be OPTIMIZER=RATE"),
     (["sweep", "baseline", "--base-lr", "rmsprop=0.1", "--T", "12", "--steps", "101"], "one of ('sgd', 'adam')"),
     (["sweep", "baseline", "--json", "/nonexistent-dir/x.json"], "does not exist"),
+    (["sweep", "baseline", "--workers", "0"], "--workers: must be an integer >= 1, got '0'"),
 ]
 
 

@@ -37,7 +37,8 @@ def test_registry_and_shorthands():
     assert resolve_variants(["all"]) == tuple(VARIANTS)
     expanded = resolve_variants(["baseline", "diversity", "baseline"])
     assert expanded == ("baseline", "targets-1", "targets-2", "targets-4")
-    assert count_batches(["diversity"]) == 1 and count_batches(["all"]) == 6
+    assert count_batches(["diversity"]) == 1 and count_batches(["all"]) == 8
+    assert resolve_variants(["dropout"]) == ("baseline", "dropout-0.1", "dropout-0.3")
     assert VARIANTS["baseline"].spec == VariantSpec() and VARIANTS["targets-2"].n_groups == 2
     with pytest.raises(ValueError, match="unknown variant 'nope'"):
         resolve_variants(["nope"])
@@ -154,6 +155,7 @@ def test_frame_lead_and_usage_spread():
         ({"base_lrs": {"sgd": float("nan")}}, ValueError, "base rate of sgd must be a finite number >= 0"),
         ({"base_lrs": {"rmsprop": 0.1}}, ValueError, "per optimiser"),
         ({"progress": 3}, TypeError, "progress must be callable"),
+        ({"workers": 0}, ValueError, "workers must be"),
     ],
 )
 def test_bad_arguments(kwargs, error, text):
@@ -165,3 +167,22 @@ def test_progress_counts_every_batch():
     seen = []
     run_sweep(["baseline", "layernorm"], seeds=[42], steps=101, T=12, progress=seen.append)
     assert seen[-1] == 2 * 101 and seen == sorted(seen)
+
+
+def test_a_dropout_variant_is_the_trainer_with_the_runs_seed_for_its_masks():
+    sweep = run_sweep(["dropout-0.3"], seeds=[42, 7], **SMALL)
+    spec = VARIANTS["dropout-0.3"].spec
+    task = grouped_chain(7, 8, T=30)
+    (h,) = train_variants([(task.X, task.y, init_variant_params(spec, 7), LearningRates.sgd())], spec,
+                          steps=130, dropout_seeds=[7])  # fmt: skip
+    np.testing.assert_allclose(sweep.get("dropout-0.3", "SGD", 7).history.losses, h.losses, rtol=0, atol=1e-12)
+
+
+def test_threads_do_not_change_a_single_bit():
+    """Batches trained side by side (workers=3) give what one after the other (workers=1) gives."""
+    names = ["baseline", "layernorm", "residual", "dropout-0.1"]
+    one, three = (run_sweep(names, seeds=[42, 7], workers=w, **SMALL) for w in (1, 3))
+    for a, b in zip(one.runs, three.runs):
+        assert (a.variant, a.arm, a.seed) == (b.variant, b.arm, b.seed)
+        np.testing.assert_array_equal(a.history.losses, b.history.losses)
+        np.testing.assert_array_equal(a.history.attn_entropy, b.history.attn_entropy)

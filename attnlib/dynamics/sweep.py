@@ -40,12 +40,16 @@ Dimension names in shape comments: ``S`` seeds, ``N`` positions, ``d_v``.
 from __future__ import annotations
 
 import numbers
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from .._device import resolve_device
+from .._threads import single_torch_thread
 from .._validate import as_number, as_positive_int
 from ..laws.responsibility import column_usage
 from .diagnostics import effective_dimension, value_pca
@@ -104,6 +108,8 @@ VARIANTS: dict[str, Variant] = {
         Variant("targets-1", VariantSpec(), 1, "(e) all targets merged: identical error signals"),
         Variant("targets-2", VariantSpec(), 2, "(e) targets merged into 2 groups"),
         Variant("targets-4", VariantSpec(), 4, "(e) targets merged into 4 groups"),
+        Variant("dropout-0.1", VariantSpec(attn_dropout=0.1), 8, "(f) attention dropout 0.1, masks seeded by the run's seed"),
+        Variant("dropout-0.3", VariantSpec(attn_dropout=0.3), 8, "(f) attention dropout 0.3, masks seeded by the run's seed"),
     )
 }
 
@@ -111,6 +117,7 @@ VARIANTS: dict[str, Variant] = {
 GROUPS = {
     "all": tuple(VARIANTS),
     "diversity": ("targets-1", "targets-2", "targets-4", "baseline"),
+    "dropout": ("baseline", "dropout-0.1", "dropout-0.3"),
 }
 
 
@@ -124,7 +131,7 @@ def resolve_variants(names: Sequence[str]) -> tuple[str, ...]:
     >>> resolve_variants(["lauernorm"])
     Traceback (most recent call last):
     ...
-    ValueError: unknown variant 'lauernorm'; choose from baseline, layernorm, residual, heads-2, ..., all, diversity
+    ValueError: unknown variant 'lauernorm'; choose from baseline, layernorm, residual, heads-2, ..., all, diversity, dropout
     """
     if isinstance(names, str) or not isinstance(names, Sequence) or len(names) == 0:
         raise TypeError(f"variants must be a non-empty sequence of names, got {names!r}")
@@ -373,6 +380,7 @@ def run_sweep(
     value_ratio: float = 10.0,
     progress: Callable[[int], None] | None = None,
     device: str = "cpu",
+    workers: int | None = None,
 ) -> SweepResult:
     """Train and measure every (variant, arm, seed) of the grid.
 
@@ -397,6 +405,11 @@ def run_sweep(
     device : {"cpu", "cuda", "auto"}, default "cpu"
         Where each batch is trained (:func:`attnlib.dynamics.variants.train_variants`);
         the measurements after training run on the CPU.
+    workers : int, optional
+        How many batches train side by side, in threads of this process (torch
+        releases the GIL in its kernels). Default: one per core on the CPU, at
+        most the number of batches; 1 on a GPU. The results do not depend on it:
+        every batch has its own weights, and its own dropout generators.
 
     Returns
     -------
@@ -425,6 +438,8 @@ def run_sweep(
         raise ValueError(f"steps must be > 100 (the tail change looks back 100 steps), got {steps}")
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be callable or None, got {progress!r}")
+    if workers is not None:
+        workers = as_positive_int(workers, "workers")
 
     tasks = {(name, s): grouped_chain(s, VARIANTS[name].n_groups, T=T) for name in names for s in seeds}
     by_spec: dict[VariantSpec, list] = {}
@@ -438,11 +453,7 @@ def run_sweep(
                 by_spec.setdefault(spec, []).append((name, arm, s, problem))
 
     histories = {}
-    for index, (spec, jobs) in enumerate(by_spec.items()):
-        done_before = index * steps
-        report = None if progress is None else (lambda t, d=done_before: progress(d + t))
-        trained = train_variants([job[3] for job in jobs], spec, steps=steps, record=RECORDABLE, progress=report,
-                                 device=device)  # fmt: skip
+    for jobs, trained in zip(by_spec.values(), _train_batches(by_spec, steps, progress, device, workers)):
         for (name, arm, s, _), history in zip(jobs, trained):
             histories[name, arm, s] = history
 
@@ -460,6 +471,41 @@ def run_sweep(
     config = {"steps": steps, "T": T, "N": T - 1, **rates}
     h_min = {name: tasks[name, seeds[0]].H_min for name in names}
     return SweepResult(variants=names, seeds=seeds, config=config, runs=tuple(runs), h_min=h_min)
+
+
+def _train_batches(by_spec: Mapping[VariantSpec, list], steps: int, progress, device: str,
+                   workers: int | None) -> list[tuple]:  # fmt: skip
+    """Train one batch per spec (``by_spec``: spec -> jobs ``(name, arm, seed, problem)``), several at once.
+
+    Returns the histories of each batch, in the order of ``by_spec``. The
+    problems are built before any thread starts (drawing weights moves torch's
+    global generator, which threads would interleave). ``progress`` receives
+    the total number of steps done over all batches.
+    """
+    batches = list(by_spec.items())
+    if workers is None:
+        workers = 1 if resolve_device(device).name != "cpu" else (os.cpu_count() or 1)
+    workers = min(workers, len(batches))
+    done = [0] * len(batches)  # steps done per batch
+    lock = threading.Lock()
+
+    def report(index: int, t: int) -> None:
+        with lock:
+            done[index] = t
+            progress(sum(done))
+
+    def train(index: int) -> tuple:
+        spec, jobs = batches[index]
+        seeds = [seed for _, _, seed, _ in jobs] if spec.attn_dropout > 0 else None  # each run's own masks
+        return train_variants([job[3] for job in jobs], spec, steps=steps, record=RECORDABLE,
+                              progress=None if progress is None else (lambda t: report(index, t)),
+                              dropout_seeds=seeds, device=device)  # fmt: skip
+
+    # the largest batches first, so that the threads finish together
+    order = sorted(range(len(batches)), key=lambda i: -len(batches[i][1]))
+    with single_torch_thread(), ThreadPoolExecutor(workers) as pool:  # one torch thread per batch
+        trained = dict(zip(order, pool.map(train, order)))
+    return [trained[i] for i in range(len(batches))]
 
 
 # --------------------------------------------------------------------------- summaries

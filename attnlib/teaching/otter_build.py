@@ -55,18 +55,22 @@ def _pip_source(chapter) -> str:
     return "attnlib"
 
 
-def install_cell(pip_source: str) -> str:
-    """A first cell that installs attnlib where it is missing (Colab), without importing any of it.
+def install_cell(pip_source: str, otter_spec: str = "otter-grader") -> str:
+    """A first cell that installs attnlib and Otter where they are missing (Colab, Binder), importing neither.
 
     Examples
     --------
-    >>> print(install_cell("attnlib"))
+    >>> print(install_cell("attnlib", "otter-grader==6.1.0"))
     import importlib.util
     if importlib.util.find_spec("attnlib") is None:  # Colab: install the book's package
         %pip install --quiet "attnlib"
+    if importlib.util.find_spec("otter") is None:  # and Otter-Grader, for grader.check
+        %pip install --quiet "otter-grader==6.1.0"
     """
     return ('import importlib.util\nif importlib.util.find_spec("attnlib") is None:  # Colab: install the book\'s package\n'
-            f'    %pip install --quiet "{pip_source}"')
+            f'    %pip install --quiet "{pip_source}"\n'
+            'if importlib.util.find_spec("otter") is None:  # and Otter-Grader, for grader.check\n'
+            f'    %pip install --quiet "{otter_spec}"')
 
 
 def gradescope_requirements(pip_source: str) -> str:
@@ -103,6 +107,7 @@ def build_otter_assignments(out_dir, notebooks_dir=None) -> OtterBuild:
     """
     nbformat = require("nbformat", "assignments build --format otter")
     otter_assign = require("otter.assign", "assignments build --format otter")
+    otter_spec = f"otter-grader=={require('otter', 'assignments build --format otter').__version__}"  # the builder's
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir must be a directory, got the file {out_dir}")
@@ -123,7 +128,8 @@ def build_otter_assignments(out_dir, notebooks_dir=None) -> OtterBuild:
             master_dir.mkdir()
             (master_dir / "requirements.txt").write_text(gradescope_requirements(source))
             master = master_dir / f"{name}.ipynb"
-            nbformat.write(master_notebook(name, _title(chapter, name), exercises, install_code=install_cell(source)), master)
+            install = install_cell(source, otter_spec)
+            nbformat.write(master_notebook(name, _title(chapter, name), exercises, install_code=install), master)
             result = root / name
             otter_assign.main(str(master), str(result), no_pdfs=True, no_run_tests=True)
             [archive] = (result / "autograder").glob("*.zip")

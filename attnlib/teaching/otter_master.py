@@ -122,7 +122,8 @@ def master_notebook(name: str, title: str, exercises, *, install_code: str = "",
     exercises : list of Exercise
         The chapter's exercises (:func:`~attnlib.teaching.chapter_exercises.chapter_exercises`).
     install_code : str
-        A cell that installs ``attnlib`` where it is missing (the chapter's Colab cell); none if empty.
+        A cell that installs ``attnlib`` and Otter where they are missing; none if empty. The
+        cell that creates Otter's ``grader`` comes after it.
     requirements : str
         The requirements file Otter puts in the Gradescope image.
     """
@@ -140,7 +141,7 @@ def master_notebook(name: str, title: str, exercises, *, install_code: str = "",
     config = {
         "name": name,
         "requirements": requirements,
-        "init_cell": True,
+        "init_cell": False,  # ours follows the install cell: Otter's own would import otter before it
         "check_all_cell": False,
         "export_cell": {"pdf": False, "run_tests": True},
         "run_tests": False,
@@ -153,6 +154,7 @@ def master_notebook(name: str, title: str, exercises, *, install_code: str = "",
     cells = [_raw("# ASSIGNMENT CONFIG\n" + _yaml(config)), nbformat.v4.new_markdown_cell(intro)]
     if install_code:
         cells.append(nbformat.v4.new_code_cell(install_code))
+    cells.append(nbformat.v4.new_code_cell(f'# Initialize Otter\nimport otter\ngrader = otter.Notebook("{name}.ipynb")'))
     setup = "import numpy as np\n\n" + "\n".join(f"from attnlib.teaching.exercises import {c}" for c in checkers)
     cells.append(nbformat.v4.new_code_cell(setup))
     for exercise in exercises:
