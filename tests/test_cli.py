@@ -185,6 +185,8 @@ SWEEP_BAD = [
     (["sweep", "baseline", "--base-lr", "rmsprop=0.1", "--T", "12", "--steps", "101"], "one of ('sgd', 'adam')"),
     (["sweep", "baseline", "--json", "/nonexistent-dir/x.json"], "does not exist"),
     (["sweep", "baseline", "--workers", "0"], "--workers: must be an integer >= 1, got '0'"),
+    (["sweep", "baseline", "--base-lr", "sgd=300", "--T", "30", "--steps", "200", "--seeds", "42", "--quiet"],
+     "the EM-like run of baseline, seed 42, diverged: its loss is not finite from step"),
 ]
 
 

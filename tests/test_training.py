@@ -5,7 +5,7 @@ import pytest
 
 from attnlib import Params, backward, forward, init_params, loss
 from attnlib.chain.task import sticky_chain
-from attnlib.head.training import History, LearningRates, predictive_metrics, steps_to_reach, train
+from attnlib.head.training import Diverged, History, LearningRates, predictive_metrics, steps_to_reach, train
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +120,18 @@ def test_train_rejects_bad_inputs(problem):
         train(params, X, np.full(len(y), 9), LearningRates.sgd(), steps=1)
     with pytest.raises(TypeError, match="params"):
         train(params.as_dict(), X, y, LearningRates.sgd(), steps=1)
+
+
+@pytest.mark.parametrize("rate", [3.0, 1e4, 1e100])
+def test_a_diverging_run_stops_with_one_line_naming_the_step_and_the_rates(rate):
+    """Whether the weights or only the scores overflow first, never a NaN history nor a deep traceback."""
+    task = sticky_chain(42, T=40)
+    from attnlib.chain.task import authors_initial_params
+
+    with pytest.raises(Diverged, match=r"^training diverged: the loss is not finite from step \d+ on, "
+                                       r"with learning rates LearningRates\(W_Q=.*; lower them$") as err:
+        train(authors_initial_params(42), task.X, task.y, LearningRates.sgd(rate), steps=300)
+    assert "\n" not in str(err.value) and 0 < err.value.step <= 300
 
 
 def test_steps_to_reach():

@@ -10,7 +10,7 @@ import attnlib
 from attnlib.reference import check_gradient, check_jacobian
 from attnlib.laws.responsibility import value_grad
 from attnlib.chain.task import authors_initial_params, sticky_chain
-from attnlib.head.training import RECORDABLE, LearningRates, train
+from attnlib.head.training import Diverged, RECORDABLE, LearningRates, train
 from attnlib.dynamics.variants.spec import W_R_STREAM
 from attnlib.dynamics.variants import (
     VariantHistory,
@@ -260,6 +260,14 @@ def test_dimension_and_argument_errors():
         loss_function_of(p, TASK.X, TASK.y, VariantSpec(), "W_R")
     with pytest.raises(ValueError, match=r"W_R must have shape \(d_x, d_v\) = \(20, 15\)"):
         VariantParams(p.head, np.zeros((15, 20)))
+
+
+def test_a_diverging_run_is_named_in_one_line():
+    p = init_variant_params(VariantSpec(), 42)
+    runs = [(TASK.X, TASK.y, p, LearningRates.sgd()), (TASK.X, TASK.y, p, LearningRates.sgd(1e4))]
+    with pytest.raises(Diverged, match=r"^problems\[1\] diverged: its loss is not finite from step \d+ on, "
+                                       r"with learning rates LearningRates\(W_Q=10000.0, .*; lower them$"):
+        train_variants(runs, VariantSpec(), steps=200)
 
 
 def test_progress_and_thread_count_are_restored():

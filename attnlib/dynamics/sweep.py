@@ -56,7 +56,7 @@ from .diagnostics import effective_dimension, value_pca
 from .timescales import QUANTITIES, timescale_metrics
 from ..chain.task import ChainConfig
 from .experiments import RunSet, RunSpec, format_speedups, paired_speedups, plus_minus, speedup
-from ..head.training import ARMS, EM_LIKE, RECORDABLE, SGD, LearningRates, arm_rates
+from ..head.training import ARMS, EM_LIKE, RECORDABLE, SGD, Diverged, LearningRates, arm_rates
 from .variants import (
     OPTIMIZERS,
     VariantHistory,
@@ -497,9 +497,14 @@ def _train_batches(by_spec: Mapping[VariantSpec, list], steps: int, progress, de
     def train(index: int) -> tuple:
         spec, jobs = batches[index]
         seeds = [seed for _, _, seed, _ in jobs] if spec.attn_dropout > 0 else None  # each run's own masks
-        return train_variants([job[3] for job in jobs], spec, steps=steps, record=RECORDABLE,
-                              progress=None if progress is None else (lambda t: report(index, t)),
-                              dropout_seeds=seeds, device=device)  # fmt: skip
+        try:
+            return train_variants([job[3] for job in jobs], spec, steps=steps, record=RECORDABLE,
+                                  progress=None if progress is None else (lambda t: report(index, t)),
+                                  dropout_seeds=seeds, device=device)  # fmt: skip
+        except Diverged as err:
+            name, arm, seed, problem = jobs[err.run]
+            raise Diverged(f"the {arm} run of {name}, seed {seed}, diverged: its loss is not finite from step "
+                           f"{err.step} on, with learning rates {problem[3]}; lower them", err.run, err.step) from None
 
     # the largest batches first, so that the threads finish together
     order = sorted(range(len(batches)), key=lambda i: -len(batches[i][1]))

@@ -78,6 +78,19 @@ class LearningRates:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+class Diverged(ValueError):
+    """A run's loss stopped being finite: its learning rates are too large for it.
+
+    Raised by the head's trainers: :func:`train`, the engine and the variants.
+    ``run`` is the run's index, ``step`` the first update whose loss is not finite
+    (``steps`` when only the final forward pass is).
+    """
+
+    def __init__(self, message: str, run: int, step: int):
+        super().__init__(message)
+        self.run, self.step = run, step
+
+
 def arm_rates(arm: str, base: float = 0.01, value_ratio: float = 10.0) -> LearningRates:
     """The learning rates of one of the paper's :data:`ARMS`.
 
@@ -268,32 +281,36 @@ def train(
     snapshots, snapshot_params = [], []
     weights = params.as_dict()
     read = None  # (N, d_x)  alpha X before the previous update, for attn_change
-    for t in range(steps):
-        current = Params(**weights)
-        if snap_steps is not None and t in snap_steps:
-            snapshots.append(X @ current.W_V)  # (N, d_v)
-            snapshot_params.append(current)
-        cache = forward(current, X, causal=causal)
-        losses[t] = loss(cache, y)
-        if "attn_change" in extras:
-            read, before = cache.attn @ X, read  # (N, d_x)
-            if t > 0:
-                extras["attn_change"][t - 1] = _rms_rows(read - before)
-        grads = backward(current, cache, y)
-        if "attn_entropy" in extras:
-            extras["attn_entropy"][t] = float(attention_entropy(cache.attn).mean())
-        if "score_grad_norm" in extras:
-            extras["score_grad_norm"][t] = np.linalg.norm(grads.scores)
-        if "value_grad_norm" in extras:
-            extras["value_grad_norm"][t] = np.linalg.norm(grads.values)
-        weights = {name: w - rates[name] * getattr(grads, name) for name, w in weights.items()}
-    final = Params(**weights)
-    if snap_steps is not None:
-        snapshots.append(X @ final.W_V)  # (N, d_v)  after the last update
-        snapshot_params.append(final)
-    final_cache = forward(final, X, causal=causal)
-    if "attn_change" in extras and steps > 0:
-        extras["attn_change"][steps - 1] = _rms_rows(final_cache.attn @ X - read)
+    with np.errstate(over="ignore", invalid="ignore"):  # a run that overflows raises Diverged instead
+        for t in range(steps):
+            current = Params(**weights)
+            _check_finite(t, weights, lrs)
+            if snap_steps is not None and t in snap_steps:
+                snapshots.append(X @ current.W_V)  # (N, d_v)
+                snapshot_params.append(current)
+            cache = _forward_or_diverged(current, X, causal, t, lrs)
+            losses[t] = loss(cache, y)
+            _check_finite(t, {"loss": losses[t]}, lrs)
+            if "attn_change" in extras:
+                read, before = cache.attn @ X, read  # (N, d_x)
+                if t > 0:
+                    extras["attn_change"][t - 1] = _rms_rows(read - before)
+            grads = backward(current, cache, y)
+            if "attn_entropy" in extras:
+                extras["attn_entropy"][t] = float(attention_entropy(cache.attn).mean())
+            if "score_grad_norm" in extras:
+                extras["score_grad_norm"][t] = np.linalg.norm(grads.scores)
+            if "value_grad_norm" in extras:
+                extras["value_grad_norm"][t] = np.linalg.norm(grads.values)
+            weights = {name: w - rates[name] * getattr(grads, name) for name, w in weights.items()}
+        _check_finite(steps, weights, lrs)
+        final = Params(**weights)
+        if snap_steps is not None:
+            snapshots.append(X @ final.W_V)  # (N, d_v)  after the last update
+            snapshot_params.append(final)
+        final_cache = _forward_or_diverged(final, X, causal, steps, lrs)
+        if "attn_change" in extras and steps > 0:
+            extras["attn_change"][steps - 1] = _rms_rows(final_cache.attn @ X - read)
     final_loss, final_entropy, final_accuracy = predictive_metrics(final_cache.logits, y)
     return History(
         losses=losses,
@@ -370,3 +387,21 @@ def steps_to_reach(losses, threshold: float) -> int | None:
         return None
     step = float(first_steps_below(losses, threshold))
     return None if np.isnan(step) else int(step)
+
+
+def _check_finite(step: int, arrays: dict, lrs: LearningRates) -> None:
+    """Raise :class:`Diverged`, in one line, if any of ``arrays`` (weights, or the loss) is not finite at ``step``."""
+    if all(np.all(np.isfinite(a)) for a in arrays.values()):
+        return
+    raise Diverged(f"training diverged: the loss is not finite from step {step} on, with learning rates {lrs}; "
+                   "lower them", 0, step)  # fmt: skip
+
+
+def _forward_or_diverged(params: Params, X: np.ndarray, causal: bool, step: int, lrs: LearningRates):
+    """:func:`forward` on validated inputs; finite weights whose scores overflow are a divergence too."""
+    try:
+        return forward(params, X, causal=causal)
+    except ValueError as err:
+        if step == 0 or "must be finite" not in str(err):  # not overflow: a real error
+            raise
+        _check_finite(step, {"scores": np.inf}, lrs)

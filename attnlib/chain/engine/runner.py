@@ -40,6 +40,7 @@ from .step import RunGroup, run_group, row_blocks
 from ...head.model import Params
 from ...head.training import (
     RECORDABLE,
+    Diverged,
     History,
     LearningRates,
     check_record,
@@ -472,18 +473,6 @@ class Engine:
             scores=as64(out["scores"]) if dense else None,
             values=as64(out["values"]) if dense else None,
         )
-
-
-class Diverged(ValueError):
-    """A run's loss stopped being finite: its learning rates are too large for it.
-
-    ``run`` is the run's index, ``step`` the first update whose loss is not finite
-    (``steps`` when only the final forward pass is).
-    """
-
-    def __init__(self, message: str, run: int, step: int):
-        super().__init__(message)
-        self.run, self.step = run, step
 
 
 def finished_run(run: int, losses, logits, weights: dict, y, lrs, **more) -> History:
