@@ -17,7 +17,7 @@ JB_FLAGS := -W -n --keep-going
 # own configuration decides (with a note saying so).
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: help check-python venv colab book test unit notebooks-test book-html browser-test notebooks clean book-without-solutions assignments
+.PHONY: help check-python venv colab book test unit notebooks-test book-html browser-test notebooks clean book-without-solutions assignments otter
 
 help:
 	@echo "make book   - build the rendered book (_build/html/index.html)"
@@ -59,6 +59,10 @@ book-without-solutions: $(STAMP)
 # Student notebooks (solutions stripped, stubs that raise NotImplementedError) and instructor ones.
 assignments: $(STAMP)
 	$(BIN)/python -m attnlib assignments build _build/assignments
+
+# Otter-Grader assignments (student notebooks, Gradescope autograders) in _build/assignments/otter/.
+otter: $(STAMP)
+	$(BIN)/python -m attnlib assignments build _build/assignments --format otter
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests attnlib --doctest-modules --ignore=tests/browser -p no:cacheprovider -q

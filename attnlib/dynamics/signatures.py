@@ -42,12 +42,14 @@ SIGNATURES = ("attention collapse", "value-norm explosion", "underused values", 
 #: One deliberately broken run per signature, as learning rates for plain gradient descent
 #: (chapter 8, section (f), and the tests): seed 42, the chain of N = 499 positions
 #: (``ChainConfig(T=500)``), 1000 full-batch steps. The paper's rate is 0.01 on every matrix.
-#: Each run is far from its threshold, and none is so fast that its measurements become
-#: chaotic beyond the third digit (routing at 300x moved them in the second, CPU to CPU).
+#: Each run fires its own signature, and none is so fast that rounding steers it: trained
+#: alone or beside the others, on one worker or two, under this machine's arithmetic or
+#: generic kernels, every measurement agreed within 2.5%. (Faster runs did not: routing at
+#: 300x moved in the second digit, and every matrix at 30x ended at losses from 0.82 to 1.16.)
 BROKEN_RATES = {
-    "attention collapse": LearningRates(1.0, 1.0, 0.01, 0.01),  # routing 100x: one key per query
+    "attention collapse": LearningRates(0.7, 0.7, 0.01, 0.01),  # routing 70x: one key per query
     "value-norm explosion": LearningRates(0.01, 0.01, 10.0, 0.01),  # W_V 1000x
-    "underused values": LearningRates.sgd(0.3),  # every matrix 30x: the head memorises a few positions
+    "underused values": LearningRates.sgd(0.15),  # every matrix 15x: the head leans on a few positions
     "diffuse routing": LearningRates(0.0, 0.0, 0.1, 0.1),  # routing frozen at its near-uniform start
 }
 

@@ -169,7 +169,10 @@ class Engine:
         process with the compiled kernel (which releases the GIL), in worker
         processes with torch (where threads would serialise on the GIL between
         many short torch calls). With fewer runs than cores, the compiled
-        kernel splits each step's rows over threads instead.
+        kernel splits each step's rows over threads instead. The split changes
+        the order of float32 sums, so a run's numbers can differ in their last
+        bits with ``workers`` and with the runs beside it; a run whose steps
+        amplify rounding (a rate far too large) can then end elsewhere.
     block_budget, max_block : int
         Row-block sizing of the torch path (see :func:`row_blocks`); the
         defaults were measured best on a 2-core machine.
