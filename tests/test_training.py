@@ -128,10 +128,38 @@ def test_a_diverging_run_stops_with_one_line_naming_the_step_and_the_rates(rate)
     task = sticky_chain(42, T=40)
     from attnlib.chain.task import authors_initial_params
 
-    with pytest.raises(Diverged, match=r"^training diverged: the loss is not finite from step \d+ on, "
+    with pytest.raises(Diverged, match=r"^the run diverged: its loss is not finite from step \d+ on, "
                                        r"with learning rates LearningRates\(W_Q=.*; lower them$") as err:
         train(authors_initial_params(42), task.X, task.y, LearningRates.sgd(rate), steps=300)
     assert "\n" not in str(err.value) and 0 < err.value.step <= 300
+
+
+@pytest.mark.parametrize("rate, step", [(1e8, 20), (1e155, 1)])
+def test_a_forward_pass_that_overflows_on_finite_weights_is_a_divergence(rate, step):
+    """At 1e8 the logits leave the float range at step 20, at 1e155 the scores at step 1: both are Diverged."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 4)), rng.integers(0, 3, 12)
+    params = init_params(4, 3, 2, 3, scale=0.5, rng=1)
+    with np.errstate(over="ignore"):
+        with pytest.raises(Diverged, match=r"^the run diverged: its loss is not finite from step \d+ on") as err:
+            train(params, X, y, LearningRates.sgd(rate), steps=60)
+    assert err.value.step == step
+
+
+def test_initial_weights_whose_scores_overflow_get_the_forward_pass_message():
+    w = init_params(4, 3, 2, 3, scale=0.5, rng=1).as_dict()
+    huge = Params(**{**w, "W_Q": w["W_Q"] * 1e160, "W_K": w["W_K"] * 1e160})
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match="non-finite scores") as err:
+        train(huge, np.random.default_rng(0).standard_normal((12, 4)), np.zeros(12, dtype=int), LearningRates.sgd(),
+              steps=3)  # fmt: skip
+    assert not isinstance(err.value, Diverged)
+
+
+def test_a_real_error_in_the_forward_pass_is_not_called_a_divergence():
+    params = init_params(4, 3, 2, 3, scale=0.5, rng=1)
+    with pytest.raises(ValueError, match="X must have shape") as err:
+        train(params, np.ones((5, 3)), np.zeros(5, dtype=int), LearningRates.sgd(), steps=1)
+    assert not isinstance(err.value, Diverged)
 
 
 def test_steps_to_reach():

@@ -226,9 +226,7 @@ def run_specs(
             histories = engine.run(stop - start, record=record, progress=report)
         except Diverged as err:
             spec = specs[err.run]
-            raise Diverged(f"the {spec.arm} run of seed {spec.seed} diverged: its loss is not finite from step "
-                           f"{start + err.step} on, with learning rates {spec.lrs}; lower them",
-                           err.run, start + err.step) from None
+            raise err.retold(f"the {spec.arm} run of seed {spec.seed}", first_step=start) from None
         segments.append(histories)
         current = [h.params for h in histories]
         for r, p in enumerate(current):

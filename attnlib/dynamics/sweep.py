@@ -502,9 +502,8 @@ def _train_batches(by_spec: Mapping[VariantSpec, list], steps: int, progress, de
                                   progress=None if progress is None else (lambda t: report(index, t)),
                                   dropout_seeds=seeds, device=device)  # fmt: skip
         except Diverged as err:
-            name, arm, seed, problem = jobs[err.run]
-            raise Diverged(f"the {arm} run of {name}, seed {seed}, diverged: its loss is not finite from step "
-                           f"{err.step} on, with learning rates {problem[3]}; lower them", err.run, err.step) from None
+            name, arm, seed, _ = jobs[err.run]
+            raise err.retold(f"the {arm} run of {name}, seed {seed},") from None
 
     # the largest batches first, so that the threads finish together
     order = sorted(range(len(batches)), key=lambda i: -len(batches[i][1]))

@@ -81,14 +81,54 @@ class LearningRates:
 class Diverged(ValueError):
     """A run's loss stopped being finite: its learning rates are too large for it.
 
-    Raised by the head's trainers: :func:`train`, the engine and the variants.
-    ``run`` is the run's index, ``step`` the first update whose loss is not finite
-    (``steps`` when only the final forward pass is).
+    Raised by the head's trainers (:func:`train`, the engine, the variants) through
+    :func:`raise_if_diverged`, in one line naming the run (``who``), the first step
+    whose loss is not finite and the learning rates. ``run`` is the run's index
+    among the trainer's runs, ``step`` the first update whose loss is not finite
+    (``steps`` when only the final forward pass is), ``lrs`` the run's rates.
     """
 
-    def __init__(self, message: str, run: int, step: int):
-        super().__init__(message)
-        self.run, self.step = run, step
+    def __init__(self, who: str, step: int, lrs, run: int = 0):
+        super().__init__(f"{who} diverged: its loss is not finite from step {step} on, with learning rates {lrs}; "
+                         "lower them")  # fmt: skip
+        self.who, self.step, self.lrs, self.run = who, step, lrs, run
+
+    def retold(self, who: str, *, first_step: int = 0) -> "Diverged":
+        """The same divergence told of the run as a caller knows it: named ``who``, its steps counted from ``first_step``.
+
+        Examples
+        --------
+        >>> err = Diverged("runs[1]", 12, LearningRates.sgd(), run=1)
+        >>> str(err.retold("the SGD run of seed 7", first_step=500))[:58]
+        'the SGD run of seed 7 diverged: its loss is not finite fro'
+        >>> err.retold("the SGD run of seed 7", first_step=500).step
+        512
+        """
+        return Diverged(who, first_step + self.step, self.lrs, self.run)
+
+
+def raise_if_diverged(who: str, lrs, losses=(), *, first_step: int = 0, after=(), run: int = 0) -> None:
+    """Raise :class:`Diverged` if a run's ``losses`` (from step ``first_step`` on) or what came ``after`` them is not finite.
+
+    ``losses`` is a number or an array ``(T,)``: the run's losses at steps
+    ``first_step .. first_step + T - 1``. ``after`` is a sequence of arrays computed
+    after the last of them (the updated weights, the final logits): a non-finite
+    entry there is a loss that is not finite at step ``first_step + T``.
+
+    Examples
+    --------
+    >>> raise_if_diverged("runs[0]", LearningRates.sgd(), [2.1, 2.0])
+    >>> raise_if_diverged("runs[0]", LearningRates.sgd(), [2.1, float("nan")], first_step=10)
+    Traceback (most recent call last):
+    ...
+    attnlib.head.training.Diverged: runs[0] diverged: its loss is not finite from step 11 on, with learning rates LearningRates(W_Q=0.01, W_K=0.01, W_V=0.01, W_O=0.01); lower them
+    """
+    losses = np.atleast_1d(losses)  # (T,)
+    bad = np.flatnonzero(~np.isfinite(losses))  # (k,)
+    if bad.size:
+        raise Diverged(who, first_step + int(bad[0]), lrs, run)
+    if not all(np.all(np.isfinite(a)) for a in after):
+        raise Diverged(who, first_step + losses.size, lrs, run)
 
 
 def arm_rates(arm: str, base: float = 0.01, value_ratio: float = 10.0) -> LearningRates:
@@ -284,13 +324,12 @@ def train(
     with np.errstate(over="ignore", invalid="ignore"):  # a run that overflows raises Diverged instead
         for t in range(steps):
             current = Params(**weights)
-            _check_finite(t, weights, lrs)
             if snap_steps is not None and t in snap_steps:
                 snapshots.append(X @ current.W_V)  # (N, d_v)
                 snapshot_params.append(current)
             cache = _forward_or_diverged(current, X, causal, t, lrs)
             losses[t] = loss(cache, y)
-            _check_finite(t, {"loss": losses[t]}, lrs)
+            raise_if_diverged(_WHO, lrs, losses[t], first_step=t)
             if "attn_change" in extras:
                 read, before = cache.attn @ X, read  # (N, d_x)
                 if t > 0:
@@ -303,12 +342,13 @@ def train(
             if "value_grad_norm" in extras:
                 extras["value_grad_norm"][t] = np.linalg.norm(grads.values)
             weights = {name: w - rates[name] * getattr(grads, name) for name, w in weights.items()}
-        _check_finite(steps, weights, lrs)
+            raise_if_diverged(_WHO, lrs, first_step=t + 1, after=weights.values())
         final = Params(**weights)
         if snap_steps is not None:
             snapshots.append(X @ final.W_V)  # (N, d_v)  after the last update
             snapshot_params.append(final)
         final_cache = _forward_or_diverged(final, X, causal, steps, lrs)
+        raise_if_diverged(_WHO, lrs, first_step=steps, after=(final_cache.logits,))
         if "attn_change" in extras and steps > 0:
             extras["attn_change"][steps - 1] = _rms_rows(final_cache.attn @ X - read)
     final_loss, final_entropy, final_accuracy = predictive_metrics(final_cache.logits, y)
@@ -389,19 +429,27 @@ def steps_to_reach(losses, threshold: float) -> int | None:
     return None if np.isnan(step) else int(step)
 
 
-def _check_finite(step: int, arrays: dict, lrs: LearningRates) -> None:
-    """Raise :class:`Diverged`, in one line, if any of ``arrays`` (weights, or the loss) is not finite at ``step``."""
-    if all(np.all(np.isfinite(a)) for a in arrays.values()):
-        return
-    raise Diverged(f"training diverged: the loss is not finite from step {step} on, with learning rates {lrs}; "
-                   "lower them", 0, step)  # fmt: skip
+#: How :func:`train` names its run when it diverges.
+_WHO = "the run"
 
 
 def _forward_or_diverged(params: Params, X: np.ndarray, causal: bool, step: int, lrs: LearningRates):
-    """:func:`forward` on validated inputs; finite weights whose scores overflow are a divergence too."""
+    """:func:`forward` on finite weights; a forward pass that fails because the weights grew past the float range is a divergence."""
     try:
         return forward(params, X, causal=causal)
-    except ValueError as err:
-        if step == 0 or "must be finite" not in str(err):  # not overflow: a real error
-            raise
-        _check_finite(step, {"scores": np.inf}, lrs)
+    except ValueError:
+        if step == 0 or not _overflows(params, X):  # the caller's weights, or numbers that fit: a real
+            raise  # error, in forward's words
+        raise Diverged(_WHO, step, lrs) from None
+
+
+def _overflows(params: Params, X: np.ndarray) -> bool:
+    """Whether the head's scores or logits can leave the float range, even once shifted by their maximum.
+
+    ``|s_ij| <= |q_i| |k_j| / sqrt(d_k)``, and each logit row ``z_i`` is a weighted mean of the rows
+    of ``X W_V W_O``; a shifted softmax input ``z - max z`` spans up to twice the largest of them.
+    """
+    q_max = np.linalg.norm(X @ params.W_Q, axis=1).max()  # max_i |q_i|
+    k_max = np.linalg.norm(X @ params.W_K, axis=1).max()  # max_j |k_j|
+    z_max = np.abs(X @ params.W_V @ params.W_O).max()  # max_j |x_j W_V W_O|
+    return not np.isfinite(2 * max(q_max * k_max / np.sqrt(params.dims["d_k"]), z_max))

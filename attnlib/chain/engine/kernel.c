@@ -16,7 +16,8 @@
  *   B  (E X)_i = sum_j e_ij x_j                                 (d_x accumulators)
  *   -  per row: z_i = (E X)_i W_V W_O / l_i, p_i = softmax(z_i), -log p_i[y_i], dz_i = p_i - e_{y_i},
  *      c_i = dz_i . z_i   (N times the routing baseline E_alpha[b])
- *   D  (only when asked) column sums sum_i e_ij dz_i / l_i      (alpha^T dZ, for |dL/dV|)
+ *   D  (only when asked) column sums sum_i e_ij dz_i / l_i      (alpha^T dZ, for |dL/dV|),
+ *      kept per lane (folded to half a vector) and added across lanes once per step
  *   C1 g_ij = e_ij (dz_i . z0_j - c_i) into buf[j], z0_j = x_j W_V W_O
  *      (= N l_i dL/ds_ij, the routing law);  sum_j g_ij^2
  *   C2 (G X)_i = sum_j g_ij x_j                                 (d_x accumulators)
@@ -51,6 +52,8 @@
 
 typedef float vf __attribute__((vector_size(L * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(L * sizeof(int32_t))));
+#define H (L / 2)
+typedef float vh __attribute__((vector_size(H * sizeof(float)))); /* half a vector: section D's sums */
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -88,6 +91,14 @@ INLINE vf vexp(vf x) {
 #endif
 }
 
+/* The two halves of v added: L lanes folded to L / 2 (section D keeps its sums this wide). */
+INLINE vh fold(vf v) {
+    vh lo, hi;
+    memcpy(&lo, &v, sizeof(vh));
+    memcpy(&hi, (const char *)&v + sizeof(vh), sizeof(vh));
+    return lo + hi;
+}
+
 /* acc[d] = sum_{j < jend} buf[j] x_j[d], one lane per row of the tile; written to out[d][lane]. */
 INLINE void accumulate_x(const vf *buf, const float *X, int jend, float out[DX][L]) {
     vf acc[DX];
@@ -122,7 +133,7 @@ typedef struct {
 typedef struct {
     vf *dA;   /* (R,DX,DX) */
     vf *AXdz; /* (R,DX,NC) */
-    float *dVa; /* (R,N,NC) alpha^T dZ, or NULL */
+    vh *dVa;  /* (R,N,NC) alpha^T dZ, lanes folded to half a vector, or NULL */
 } sums_t;
 
 /* One tile: rows i0 .. i0+L-1, row i0+k in lane k; rows past N are padding. */
@@ -222,18 +233,16 @@ static void do_tile(job_t *J, int r, int i0, vf *buf, sums_t *S) {
         for (int c = 0; c < NC; c++) AXdz[d * NC + c] += ax * dz[c];
     }
 
-    /* D: alpha^T dZ, summed over this tile's rows (padded lanes have dz = 0) */
+    /* D: alpha^T dZ over this tile's rows (padded lanes have dz = 0). A horizontal sum
+       per column and class would cost more than the products; instead each entry keeps
+       its lanes, folded to half a vector, and attn_step adds them once per step. */
     if (J->want_dv) {
         vf dzl[NC];
         for (int c = 0; c < NC; c++) dzl[c] = dz[c] * inv_l;
+        vh *dVa = S->dVa + (size_t)r * N * NC;
         for (int j = 0; j < jend; j++) {
             const vf e = buf[j];
-            for (int c = 0; c < NC; c++) {
-                const vf w = e * dzl[c];
-                float sum = 0.0f;
-                for (int k = 0; k < L; k++) sum += w[k];
-                S->dVa[((size_t)r * N + j) * NC + c] += sum;
-            }
+            for (int c = 0; c < NC; c++) dVa[(size_t)j * NC + c] += fold(e * dzl[c]);
         }
     }
 
@@ -300,6 +309,12 @@ static float lane_sum(vf v) {
     return total;
 }
 
+static float half_sum(vh v) {
+    float total = 0.0f;
+    for (int k = 0; k < H; k++) total += v[k];
+    return total;
+}
+
 /* Lane width, and the compiled dimensions (so the caller can check it loaded the right build). */
 int attn_kernel_info(int *lanes, int *dx, int *dk, int *nc) {
     *lanes = L;
@@ -313,7 +328,7 @@ int attn_kernel_info(int *lanes, int *dx, int *dk, int *nc) {
 static size_t thread_floats(int R, int N) {
     return ((size_t)N + L) * L                 /* buf */
            + (size_t)R * DX * (DX + NC) * L    /* dA and AXdz sums */
-           + ((size_t)R * N * NC + L) / L * L; /* dVa sums */
+           + ((size_t)R * N * NC * H + L) / L * L; /* dVa sums, half a vector each */
 }
 
 /* Size of the scratch argument of attn_step, in floats. */
@@ -354,9 +369,9 @@ int attn_step(int R, int N, int causal, int exact, int forward_only, int want_dv
         workers[t].buf = (vf *)mine;
         workers[t].sums.dA = (vf *)(mine + ((size_t)N + L) * L);
         workers[t].sums.AXdz = workers[t].sums.dA + n_dA;
-        workers[t].sums.dVa = want_dv ? (float *)(workers[t].sums.AXdz + n_AXdz) : NULL;
+        workers[t].sums.dVa = want_dv ? (vh *)(workers[t].sums.AXdz + n_AXdz) : NULL;
         memset(workers[t].sums.dA, 0, (n_dA + n_AXdz) * sizeof(vf));
-        if (want_dv) memset(workers[t].sums.dVa, 0, n_dv * sizeof(float));
+        if (want_dv) memset(workers[t].sums.dVa, 0, n_dv * sizeof(vh));
     }
     for (int t = 1; t < n_threads; t++)
         started[t] = pthread_create(&threads[t], NULL, worker, &workers[t]) == 0;
@@ -376,9 +391,9 @@ int attn_step(int R, int N, int causal, int exact, int forward_only, int want_dv
         }
         if (want_dv)
             for (size_t k = 0; k < n_dv; k++) {
-                float total = 0.0f;
+                vh total = (vh){};
                 for (int t = 0; t < n_threads; t++) total += workers[t].sums.dVa[k];
-                dVa[k] = total;
+                dVa[k] = half_sum(total);
             }
     }
     return 0;

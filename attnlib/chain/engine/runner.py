@@ -47,6 +47,7 @@ from ...head.training import (
     check_snapshot_every,
     snapshot_steps,
     predictive_metrics,
+    raise_if_diverged,
 )
 
 __all__ = ["Engine", "StepGrads", "check_runs", "finished_run"]
@@ -481,21 +482,7 @@ class Engine:
 def finished_run(run: int, losses, logits, weights: dict, y, lrs, **more) -> History:
     """Run ``run``'s :class:`History` from its per-step losses ``(steps,)``, final float32 logits ``(N, C)``
     and final weights; :class:`Diverged` if any of them is not finite. ``more`` goes to :class:`History`."""
-    _check_finite(run, losses, logits, lrs)
+    raise_if_diverged(f"runs[{run}]", lrs, losses, after=(logits,), run=run)
     final_loss, final_entropy, final_accuracy = predictive_metrics(logits.astype(np.float64), y)
     return History(losses=losses, final_loss=final_loss, final_entropy=final_entropy, final_accuracy=final_accuracy,
                    params=Params(**weights), lrs=lrs, **more)  # fmt: skip
-
-
-def _check_finite(run: int, losses: np.ndarray, logits: np.ndarray, lrs) -> None:
-    """Raise :class:`Diverged`, in one line, if run ``run`` left finite numbers."""
-    bad = np.flatnonzero(~np.isfinite(losses))  # (k,)
-    if bad.size == 0 and np.all(np.isfinite(logits)):
-        return
-    step = int(bad[0]) if bad.size else len(losses)
-    raise Diverged(
-        f"runs[{run}] diverged: its loss is not finite from step {step} on, with learning rates {lrs}; "
-        "lower them",
-        run,
-        step,
-    )

@@ -11,7 +11,7 @@ from ..._device import resolve_device
 from ..._threads import single_torch_thread
 from ..._validate import as_positive_int, as_seed
 from ...head.model import Params, attention_mask
-from ...head.training import Diverged, History, LearningRates, check_record, predictive_metrics
+from ...head.training import History, LearningRates, check_record, predictive_metrics, raise_if_diverged
 from .head import check_problem, forward_tensors
 from .optimizers import OPTIMIZERS
 from .spec import WEIGHTS, VariantParams, VariantSpec
@@ -178,7 +178,7 @@ def _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds=N
         inputs = list(W.values()) + ([out["scores"]] if want_s else []) + ([out["V"]] if want_v else [])
         grads = torch.autograd.grad(out["losses"].sum(), inputs)
         losses[:, t] = host(out["losses"])
-        _check_finite(losses[:, t], t, checked)
+        _raise_if_diverged(checked, losses[:, t], first_step=t)
         if "attn_entropy" in extras:
             # H(alpha_i) = LSE(s_i) - sum_j alpha_ij s_ij, and LSE(s_i) = max_j s_ij - log max_j alpha_ij
             with torch.no_grad():
@@ -211,7 +211,7 @@ def _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds=N
         logits = host(last["logits"])  # (B, N, C)
         if "attn_change" in extras and steps > 0:
             extras["attn_change"][:, steps - 1] = _rms_rows(last["attn"] @ Xt[:, None] - read)
-    _check_finite(logits, steps, checked)
+    _raise_if_diverged(checked, np.empty((len(checked), 0)), first_step=steps, after=logits)
     final = {name: host(w) for name, w in W.items()}  # each (B, ...)
     histories = []
     for b, (X, y, params, lrs) in enumerate(checked):
@@ -234,13 +234,13 @@ def _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds=N
     return tuple(histories)
 
 
-def _check_finite(numbers: np.ndarray, step: int, checked) -> None:
-    """Raise :class:`~attnlib.head.training.Diverged`, in one line, for the first run whose ``numbers`` (B, ...) are not finite."""
-    bad = np.flatnonzero(~np.isfinite(numbers.reshape(len(checked), -1)).all(axis=1))  # (k,)
-    if bad.size:
-        b = int(bad[0])
-        raise Diverged(f"problems[{b}] diverged: its loss is not finite from step {step} on, with learning rates "
-                       f"{checked[b][3]}; lower them", b, step)  # fmt: skip
+def _raise_if_diverged(checked, losses: np.ndarray, *, first_step: int, after=None) -> None:
+    """:func:`~attnlib.head.training.raise_if_diverged` for every run: ``losses`` (B,) at ``first_step``, or ``after`` (B, ...)."""
+    if np.isfinite(losses).all() and (after is None or np.isfinite(after).all()):
+        return
+    for b, (*_, lrs) in enumerate(checked):
+        raise_if_diverged(f"problems[{b}]", lrs, losses[b], first_step=first_step,
+                          after=() if after is None else (after[b],), run=b)  # fmt: skip
 
 
 def _rms_rows(delta) -> np.ndarray:
