@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine with Python 3.11, 3.12 or 3.13 and make:
 #   make book   build the rendered book into _build/html
-#   make test   unit tests, doctests, pair sync, nbval over every notebook, book build
+#   make test   unit tests, doctests, pair sync, nbval over every notebook, book build, and the
+#               rendered-book tests in headless Chromium (skipped with a note without Chromium)
 # Both first create .venv from requirements/lock.txt (exact tested versions).
 
 # The Python to build .venv with: PYTHON=... if given, else the newest 3.13, 3.12 or 3.11
@@ -21,7 +22,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 help:
 	@echo "make book   - build the rendered book (_build/html/index.html)"
-	@echo "make test   - the whole test suite (unit, doctests, pair sync, nbval, book build)"
+	@echo "make test   - the whole test suite (unit, doctests, pair sync, nbval, book build, browser tests)"
 	@echo "make notebooks - re-execute every notebook in place after editing its .md twin"
 
 $(STAMP): requirements/lock.txt pyproject.toml | check-python

@@ -2,8 +2,9 @@
 
 Each command lives in a ``register(subparsers)`` function that adds its
 sub-parser and sets ``handler=`` (a function ``args -> exit code``).
-:data:`COMMANDS` lists them: ``reproduce`` (chapter 8), ``assignments build``
-and ``sweep`` (chapter 10); a new command adds its ``register`` to that tuple.
+:data:`COMMANDS` lists them: ``reproduce`` (``sticky-chain``, chapter 8;
+``deep-transformer``, chapter 11), ``assignments build`` and ``sweep``
+(chapter 10); a new command adds its ``register`` to that tuple.
 
 Errors a user can cause (a bad option, a value the library rejects) print
 one line on stderr and exit with status 2; never a traceback.
@@ -104,7 +105,8 @@ def register_reproduce(subparsers) -> None:
         help="SGD vs EM-like learning rates on the sticky Markov chain (the paper's table)",
         description=(
             "The paper's sticky Markov-chain table: per seed, one sequence of N = T - 1 positions; "
-            "an SGD arm (base LR on every matrix) and an EM-like arm (value-ratio x base LR on W_V), "
+            "an SGD arm (the base learning rate on every matrix) and an EM-like arm (value-ratio x the base "
+            "learning rate on W_V), "
             "full-batch, float32, the authors' RNG protocol. Prints the paper's numbers beside this run's."
         ),
     )
@@ -121,7 +123,9 @@ def register_reproduce(subparsers) -> None:
     sc.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON to PATH")
     sc.add_argument("--quiet", action="store_true", help="no progress bar")
     sc.add_argument("--workers", type=_int_at_least(1, "workers"), default=None,
-                    help="worker processes (default: one per core)")  # fmt: skip
+                    help="CPU engine: groups of runs advanced side by side, in threads on the compiled path, "
+                         "in worker processes on the torch path (default: one per core, at most one per run, "
+                         "for a large job; one for a small one)")  # fmt: skip
     sc.add_argument("--record-dynamics", action="store_true",
                     help="also record, per step, the attention entropy, the attention change, ||dL/dS|| and "
                          "||dL/dV|| (in the JSON)")  # fmt: skip
@@ -306,11 +310,13 @@ def register_sweep(subparsers) -> None:
     listing += "\n" + "\n".join(f"  {name:11s} shorthand for: {' '.join(names)}" for name, names in GROUPS.items())
     sw = subparsers.add_parser(
         "sweep",
-        help="chapter 10: LayerNorm, residual, heads, Adam and query diversity, each arm, each seed",
+        help="chapter 10: LayerNorm, residual, heads, Adam, query diversity and attention dropout, "
+             "each arm, each seed",
         description=(
             "Chapter 10's grid on the reduced sticky chain (N = T - 1 positions, float64 torch autograd): "
-            "for every VARIANT and seed, an SGD arm (the optimiser's base rate on every matrix, as in the paper) "
-            "and an EM-like arm (value-ratio x base rate on W_V), from the authors' initial weights. "
+            "for every VARIANT and seed, an SGD arm (the optimiser's base learning rate on every matrix, as in "
+            "the paper) and an EM-like arm (value-ratio x the base learning rate on W_V), from the authors' "
+            "initial weights. "
             "Prints the EM-like speed-up and the settling steps of chapter 7; --json writes every run "
             "(spec, seed, arm, final metrics, per-step curves, timescale metrics) and a summary."
         ),
@@ -326,9 +332,10 @@ def register_sweep(subparsers) -> None:
     sw.add_argument("--T", type=_int_at_least(3, "T"), default=150, help="chain length; N = T - 1 (default 150)")
     defaults = " ".join(f"{name}={rate:g}" for name, rate in base_rates().items())
     sw.add_argument("--base-lr", type=_optimizer_rate, action="append", default=[], metavar="OPTIMIZER=RATE",
-                    help=f"SGD arm's rate for one optimiser, repeatable (default {defaults})")  # fmt: skip
+                    help=f"base learning rate of one optimiser (the SGD arm's rate), repeatable "
+                         f"(default {defaults})")  # fmt: skip
     sw.add_argument("--value-ratio", type=_finite_float, default=10.0,
-                    help="EM-like arm: W_V rate / base rate (default 10)")  # fmt: skip
+                    help="EM-like arm: W_V learning rate / base learning rate (default 10)")  # fmt: skip
     sw.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON to PATH")
     sw.add_argument("--no-curves", action="store_true", help="leave the per-step curves out of the JSON")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
