@@ -150,6 +150,9 @@ def register_reproduce(subparsers) -> None:
     deep.add_argument("--seeds", type=_integer, nargs="+", default=list(PAPER_SEEDS), metavar="SEED",
                       help="run seeds (default: the paper's 42 2024 1337 7777 9999)")  # fmt: skip
     deep.add_argument("--steps", type=_int_at_least(0, "steps"), default=1000, help="updates per seed (default 1000)")
+    deep.add_argument("--draws", choices=("cpu", "cuda"), default="cpu",
+                      help="whose random draws to replay: the authors' script on a CPU (default) or on a GPU "
+                           "(its CUDA generator for the data and the dropout masks; needs --device cuda)")  # fmt: skip
     _add_device(deep, "model and data on the GPU, one seed after the other")
     deep.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON to PATH")
     deep.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -223,7 +226,7 @@ def _reproduce_deep(args) -> int:
     if len(set(args.seeds)) != len(args.seeds):
         raise ValueError(f"seeds must be distinct, got {args.seeds}")
     device = _device(args)
-    chain, config = ChainConfig(T=args.T), DeepConfig()
+    chain, config = ChainConfig(T=args.T, draws=args.draws), DeepConfig()
     quiet = args.quiet or not sys.stderr.isatty()
     start = time.perf_counter()
     runs = []
@@ -234,10 +237,10 @@ def _reproduce_deep(args) -> int:
             runs.append(train_deep(seed, steps=args.steps, config=config, chain=chain, device=device.name,
                                    progress=lambda t, d=done: bar.update(d + t - bar.n)))  # fmt: skip
     wall = time.perf_counter() - start
-    report = {"seeds": list(args.seeds), "steps": args.steps, "device": device.name, "draws": "cpu",
+    report = {"seeds": list(args.seeds), "steps": args.steps, "device": device.name, "draws": args.draws,
               "wall_seconds": wall,
               "config": {**chain.as_dict(), "N": chain.N}, "per_seed": [run.as_dict() for run in runs]}  # fmt: skip
-    print(_where(device, "cpu"))
+    print(_where(device, args.draws))
     print(format_deep(runs))
     print(f"wall seconds: {wall:.1f} ({device.name})")
     if args.json is not None:

@@ -11,8 +11,8 @@ import torch
 
 from attnlib.chain.bayes import bayes_cross_entropy, bayes_predictive_for, mean_kl
 from attnlib.chain.task import ChainConfig, sample_sequences
-from attnlib.dynamics.deep import (HELD_OUT_OFFSET, DeepConfig, DeepRun, deep_logits, deep_predictive, format_deep,
-                                   init_deep_weights, train_deep)
+from attnlib.dynamics.deep import (GLOBAL_STREAM, HELD_OUT_OFFSET, DeepConfig, DeepRun, deep_logits, deep_predictive,
+                                   format_deep, init_deep_weights, train_deep)
 from attnlib.dynamics.deep_protocols import (CURVE_METRICS, DATA_STREAM, VALIDATION_OFFSET, DeepHistory, DeepProtocol,
                                              early_stopping, format_protocols, curve_steps_below, train_protocol)
 
@@ -96,6 +96,46 @@ def test_a_run_reports_what_the_command_writes():
 def test_bad_input_is_one_line(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --------------------------------------------------------------------------- the authors' GPU draws
+def test_masks_from_the_global_stream_are_the_replayed_masks_on_a_cpu():
+    """GLOBAL_STREAM draws through torch.nn.functional.dropout, as the authors' nn.Dropout does: on a CPU, from
+    the same state, it gives the replay's masks bit for bit (on a GPU the same call draws their CUDA masks)."""
+    cfg = DeepConfig(d_model=8, n_layers=2, n_heads=2)
+    W = init_deep_weights(cfg, 3, 4, torch.Generator().manual_seed(0))
+    X = torch.randn(7, 3, generator=torch.Generator().manual_seed(1))  # (N, d_x)
+    replayed = deep_logits(W, X, cfg, torch.Generator().manual_seed(5))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(5)
+        global_masks = deep_logits(W, X, cfg, GLOBAL_STREAM)
+        torch.manual_seed(6)
+        other = deep_logits(W, X, cfg, GLOBAL_STREAM)
+    assert torch.equal(global_masks, replayed)
+    assert not torch.equal(other, replayed)  # the masks do come from the global stream
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour on a machine without a CUDA GPU")
+def test_the_authors_gpu_draws_without_a_gpu_are_one_line():
+    from attnlib.cli import main
+
+    with pytest.raises(ValueError, match="draws='cuda' replays the authors' GPU draws and needs a CUDA GPU"):
+        train_deep(42, steps=1, chain=ChainConfig(T=30, draws="cuda"))
+    assert main(["reproduce", "deep-transformer", "--draws", "cuda", "--steps", "1", "--T", "30", "--quiet"]) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: the authors' GPU draws")
+def test_the_authors_gpu_draws_run_on_the_gpu_and_repeat():
+    small, chain = DeepConfig(d_model=16, n_layers=2, n_heads=2), ChainConfig(T=60, draws="cuda")
+    with pytest.raises(ValueError, match="device must be 'cuda'"):
+        train_deep(42, steps=1, config=small, chain=chain, device="cpu")
+    state = torch.cuda.get_rng_state()
+    first = train_deep(42, steps=10, config=small, chain=chain, device="cuda")
+    assert torch.equal(torch.cuda.get_rng_state(), state)  # the global CUDA generator is restored
+    again = train_deep(42, steps=10, config=small, chain=chain, device="cuda")
+    np.testing.assert_array_equal(first.train_losses, again.train_losses)
+    on_cpu_stream = train_deep(42, steps=10, config=small, chain=ChainConfig(T=60), device="cuda")
+    assert np.all(np.isfinite(first.train_losses)) and first.train_losses[0] != on_cpu_stream.train_losses[0]
 
 
 # --------------------------------------------------------------------------- several runs at once

@@ -63,6 +63,7 @@ from .experiments import (
 from .deep import (
     AUTHORS_DEEP_RUN,
     AUTHORS_EVAL_EVERY,
+    GLOBAL_STREAM,
     HELD_OUT_OFFSET,
     DeepConfig,
     DeepRun,
@@ -187,6 +188,7 @@ __all__ = [
     "RECORD_DYNAMICS",
     "AUTHORS_DEEP_RUN",
     "AUTHORS_EVAL_EVERY",
+    "GLOBAL_STREAM",
     "HELD_OUT_OFFSET",
     "DeepConfig",
     "DeepRun",

@@ -31,12 +31,24 @@ it does not move the stream.
 
 The random stream is a ``torch.Generator`` set to the state the authors'
 global generator has at that point (:attr:`attnlib.chain.task.Task.generator_state`);
-nothing here touches a global generator. Shapes: ``N`` positions, ``D =
-d_model``, ``H`` heads, ``C`` classes.
+nothing here touches a global generator, with one exception.
+
+**The authors' GPU draws** (``ChainConfig(draws="cuda")``, a model on a CUDA
+device). On a GPU the script draws the symbol means and the noise from the CUDA
+generator, and its ``nn.Dropout`` draws every mask from that generator, through
+PyTorch's fused CUDA dropout, which consumes the stream differently from a
+``bernoulli_`` call and takes no generator argument. So :func:`train_deep` then
+draws the masks with ``torch.nn.functional.dropout`` from the global CUDA
+generator, set to where the authors' script leaves it (:func:`_authors_cuda_stream`)
+and restored afterwards; the initial weights still come from the CPU stream, as
+the script builds its model on the CPU. This replay has not yet run on a GPU.
+
+Shapes: ``N`` positions, ``D = d_model``, ``H`` heads, ``C`` classes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -215,6 +227,11 @@ def init_deep_weights(config: DeepConfig, d_x: int, n_classes: int, generator) -
     return W
 
 
+#: The mask source of :func:`_dropout` that stands for torch's global generator of the tensor's
+#: device, drawn through ``torch.nn.functional.dropout`` as the authors' ``nn.Dropout`` draws.
+GLOBAL_STREAM = "the global generator"
+
+
 def _dropout(x, p: float, generator):
     """Inverted dropout with masks drawn as ``torch.nn.functional.dropout`` draws them on a CPU.
 
@@ -223,9 +240,13 @@ def _dropout(x, p: float, generator):
     comes from its own generator, exactly as if the run were trained alone.
     The masks come from the generator's device (the CPU stream that replays
     the authors'), and move to ``x``'s device when that is a GPU.
+    :data:`GLOBAL_STREAM` calls ``torch.nn.functional.dropout`` itself, which
+    draws from the global generator of ``x``'s device (the authors' GPU draws).
     """
     import torch
 
+    if generator is GLOBAL_STREAM:
+        return torch.nn.functional.dropout(x, p, training=True)  # same shape as x
     if generator is None or p == 0:
         return x
     keep = 1.0 - p
@@ -307,7 +328,9 @@ def deep_logits(W: dict, X, config: DeepConfig, generator=None):
         tensor stacked along a new first axis of length ``R`` (``R`` runs at once).
     X : torch.Tensor, shape (N, d_x), or (R, N, d_x) with stacked ``W``
     config : DeepConfig
-    generator : torch.Generator, or a list of ``R`` of them, optional
+    generator : torch.Generator, a list of ``R`` of them, or GLOBAL_STREAM, optional
+        Where the dropout masks come from; :data:`GLOBAL_STREAM`: torch's global
+        generator of ``X``'s device, through ``torch.nn.functional.dropout``.
 
     Returns
     -------
@@ -471,9 +494,11 @@ def train_deep(
         Called with the number of steps done.
     device : {"cpu", "cuda", "auto"}, default "cpu"
         Where the model and the data live (:func:`attnlib._device.resolve_device`).
-        The random stream stays on the CPU, so a GPU run draws the same
-        dropout masks as a CPU run (each mask is copied to the GPU) and agrees
-        with it within float32 rounding.
+        With ``chain.draws == "cpu"`` the random stream stays on the CPU, so a
+        GPU run draws the same dropout masks as a CPU run (each mask is copied
+        to the GPU) and agrees with it within float32 rounding. With
+        ``chain.draws == "cuda"`` (the authors' GPU draws) the device must be a
+        CUDA GPU, and the masks come from its generator (the module's notes).
 
     Returns
     -------
@@ -486,7 +511,6 @@ def train_deep(
     ((3,), ['accuracy', 'entropy', 'loss'])
     """
     import torch
-    import torch.nn.functional as nnf
 
     seed = as_seed(seed, "seed")
     steps = as_positive_int(steps, "steps", minimum=0)
@@ -498,7 +522,11 @@ def train_deep(
         raise TypeError(f"chain must be a ChainConfig, got {type(chain).__name__}")
     if curve_every is not None:
         curve_every = as_positive_int(curve_every, "curve_every")
+    horizon = steps if horizon is None else as_positive_int(horizon, "horizon", minimum=steps)
     where = torch.device(resolve_device(device).name)
+    if chain.draws == "cuda" and where.type != "cuda":
+        raise ValueError(f"chain.draws='cuda' replays the dropout masks of the authors' script on a GPU, so the model "
+                         f"must be on it: device must be 'cuda' (or 'auto' with a GPU), got device {device!r}")  # fmt: skip
     train_task: Task = chain.task(seed)
     test_task: Task = chain.task(seed + HELD_OUT_OFFSET)
     stream = torch.Generator()
@@ -511,14 +539,47 @@ def train_deep(
     W = init_deep_weights(config, train_task.d_x, train_task.n_symbols, stream)
     if where.type != "cpu":
         W = {name: w.detach().to(where).requires_grad_(True) for name, w in W.items()}
+    if chain.draws == "cuda":  # the masks from the CUDA generator, as the authors' nn.Dropout draws them
+        with _authors_cuda_stream(test_task, where):
+            return _train_loop(W, (X, y), (X_test, y_test), GLOBAL_STREAM, steps=steps, config=config,
+                               horizon=horizon, curve_every=curve_every, progress=progress, task=train_task)  # fmt: skip
+    return _train_loop(W, (X, y), (X_test, y_test), stream, steps=steps, config=config, horizon=horizon,
+                       curve_every=curve_every, progress=progress, task=train_task)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _authors_cuda_stream(task: Task, device):
+    """Torch's global CUDA generator where the authors' script leaves it after drawing ``task`` on a GPU; restored on exit.
+
+    Their data function reseeds every generator with the embedding seed, draws the symbol
+    means and then the noise on the GPU and restores only the CPU generator, so the dropout
+    masks that follow continue the CUDA stream of the embedding seed. The two draws are
+    replayed here (for the held-out sequence, the last one drawn before the model).
+    """
+    import torch
+
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    with torch.random.fork_rng(devices=[index]), torch.cuda.device(index):
+        torch.cuda.manual_seed(task.embed_seed)
+        torch.randn(task.n_symbols, task.d_x, device=device)  # the symbol means
+        torch.randn(task.T - 1, task.d_x, device=device)  # the noise
+        yield
+
+
+def _train_loop(W: dict, train, test, masks, *, steps: int, config: DeepConfig, horizon: int, curve_every, progress,
+                task: Task) -> "DeepRun":  # fmt: skip
+    """The authors' training and evaluation of :func:`train_deep`, the masks drawn from ``masks`` (a generator or :data:`GLOBAL_STREAM`)."""
+    import torch
+    import torch.nn.functional as nnf
+
+    (X, y), (X_test, y_test) = train, test
     optimizer = torch.optim.AdamW(list(W.values()), lr=config.lr, weight_decay=config.weight_decay)
-    horizon = steps if horizon is None else as_positive_int(horizon, "horizon", minimum=steps)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(horizon, 1))
     losses = np.empty(steps)  # (steps,)
     curve: dict = {"steps": [], "loss": []}
     for t in range(steps):
         optimizer.zero_grad()
-        loss = nnf.cross_entropy(deep_logits(W, X, config, stream), y)
+        loss = nnf.cross_entropy(deep_logits(W, X, config, masks), y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(W.values()), config.clip)
         optimizer.step()
@@ -526,26 +587,26 @@ def train_deep(
         losses[t] = loss.item()
         with torch.no_grad():
             if (t + 1) % AUTHORS_EVAL_EVERY == 0:  # the authors' mid-run evaluation: two passes, dropout on
-                deep_logits(W, X, config, stream)
-                deep_logits(W, X_test, config, stream)
+                deep_logits(W, X, config, masks)
+                deep_logits(W, X_test, config, masks)
             if curve_every is not None and ((t + 1) % curve_every == 0 or t == 0):
                 curve["steps"].append(t + 1)
                 curve["loss"].append(_metrics(deep_logits(W, X_test, config), y_test)["loss"])
         if progress is not None:
             progress(t + 1)
     with torch.no_grad():
-        authors = _metrics(deep_logits(W, X_test, config, stream), y_test)  # dropout on, as the authors measure
+        authors = _metrics(deep_logits(W, X_test, config, masks), y_test)  # dropout on, as the authors measure
         book = _metrics(deep_logits(W, X_test, config), y_test)  # dropout off
     return DeepRun(
-        seed=seed,
+        seed=task.seed,
         train_losses=losses,
         authors_held_out=authors,
         held_out=book,
-        H_min=float(train_task.H_min),
+        H_min=float(task.H_min),
         n_params=int(sum(w.numel() for w in W.values())),
         config=config,
-        n_positions=int(train_task.n_positions),
-        n_classes=int(train_task.n_symbols),
+        n_positions=int(task.n_positions),
+        n_classes=int(task.n_symbols),
         held_out_curve=curve if curve_every is not None else {},
     )
 
