@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import runpy
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -158,23 +157,18 @@ def test_bench_gpu_without_a_gpu_says_so_and_exits_0(capsys, monkeypatch):
 
 # --------------------------------------------------------------------------- CUDA only
 @needs_cuda
-def test_gpu_table_reproduces_the_cpu_per_seed_numbers_and_is_timed():
+def test_gpu_table_reproduces_the_cpu_per_seed_numbers():
     """The full table (5 seeds x 2 arms x 1000 steps, N = 1999) on the GPU, drawing on the CPU.
 
     The book's CPU engine matches the authors' script on a CPU seed for seed
     (:data:`AUTHORS_SCRIPT_RUNS`, printed to 4 decimals); the GPU run must too.
+    Its speed is measured by ``benchmarks/bench_gpu.py``, not asserted here.
     """
-    BatchedEngine(_runs(), device="cuda").run(5)  # CUDA context and kernels warm
-    torch.cuda.synchronize()
-    start = time.perf_counter()
     summary = summarize_sticky_chain(run_sticky_chain(PAPER_SEEDS, device="cuda"))
-    seconds = time.perf_counter() - start
-    print(f"GPU table ({torch.cuda.get_device_name(0)}, torch {torch.__version__}): {seconds:.2f} s")
     for entry in summary["per_seed"]:
         sgd, em, steps = AUTHORS_SCRIPT_RUNS["cpu"]["per_seed"][entry["seed"]]
         assert abs(entry["SGD"]["final_loss"] - sgd) < 1e-4 and abs(entry["EM-like"]["final_loss"] - em) < 1e-4
         assert abs(entry["em_steps_to_sgd"] - steps) <= 1
-    assert seconds < 27.0  # the authors' script on one H200 took 27 s for this table
 
 
 @needs_cuda
