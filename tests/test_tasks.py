@@ -242,3 +242,15 @@ def test_cuda_draws_replay_the_cuda_generator_in_the_authors_order():
     weights = torch.Generator(device="cuda").manual_seed(42)
     W_Q = (torch.randn(20, 10, device="cuda", generator=weights) * 0.1).cpu().numpy()
     np.testing.assert_array_equal(authors_initial_params(42, draws="cuda").W_Q, W_Q.astype(np.float64))
+
+
+def test_replaying_the_authors_draws_leaves_every_cuda_generator_alone(monkeypatch):
+    """torch.manual_seed also reseeds the CUDA generators, which the replay could not restore: it seeds the CPU alone."""
+    calls = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: calls.append(seed))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda seed: calls.append(seed))
+    sticky_chain(42, T=30)
+    authors_initial_params(42)
+    assert calls == []
+    torch.manual_seed(3)  # the patch does see a global reseed
+    assert calls == [3]

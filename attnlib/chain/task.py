@@ -213,6 +213,9 @@ def _replay_authors_rng(
     """
     import torch
 
+    # torch.manual_seed would reseed every CUDA generator too, which nothing here restores: seed
+    # the CPU generator alone (the same CPU stream; the CUDA draws below use generators of their own)
+    cpu_stream = torch.default_generator
     torch_state = torch.get_rng_state()
     numpy_state = np.random.get_state()
     out = {}
@@ -226,10 +229,10 @@ def _replay_authors_rng(
                 out["mu"] = torch.randn(n, d_x, device="cuda", generator=device_stream).cpu()  # (n, d_x) float32
             else:
                 saved = torch.get_rng_state()  # the authors' "save, seed, draw mu, restore"
-                torch.manual_seed(embed_seed)
+                cpu_stream.manual_seed(embed_seed)
                 out["mu"] = torch.randn(n, d_x)  # (n, d_x) float32
                 torch.set_rng_state(saved)
-            torch.manual_seed(seed)
+            cpu_stream.manual_seed(seed)
             np.random.seed(seed)
             P_t = torch.from_numpy(P)  # (n, n) float64, as built (assumption: see sticky_chain)
             states = torch.zeros(T, dtype=torch.long)  # (T,)
@@ -249,7 +252,7 @@ def _replay_authors_rng(
                 for name, shape in weight_shapes.items():
                     out[name] = torch.randn(*shape, device="cuda", generator=weight_stream).cpu()  # float32, in order
             else:
-                torch.manual_seed(seed)
+                cpu_stream.manual_seed(seed)
                 for name, shape in weight_shapes.items():
                     out[name] = torch.randn(*shape)  # float32, in the given order
         return out

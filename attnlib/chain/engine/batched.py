@@ -20,6 +20,13 @@ time. So :class:`BatchedEngine` does the plain thing, for every run at once:
   (``scaled_dot_product_attention`` with ``is_causal=True``, head widths padded
   with zeros to 16, which changes no score and no value).
 
+On a GPU the runs agree with the CPU engine and with the authors' script within
+float32 rounding, not bit for bit: the fused attention's float32 products and its
+backward (which splits the keys, an order PyTorch calls non-deterministic) round
+differently, as do the batched products and the update ``W - lr * g`` (the
+authors' SGD arm adds ``-lr * g`` through ``torch.optim.SGD``). Two GPU runs may
+differ in the last bits; ``attention="masked"`` is the deterministic choice.
+
 Nothing here is CUDA-only except the capture: the program runs on the CPU too,
 which is how the tests check it against the float64 trainer. It is the GPU
 path of :func:`attnlib.dynamics.paper_table.run_sticky_chain` (``device="cuda"``);
