@@ -62,6 +62,7 @@ from .experiments import (
 )
 from .deep import (
     AUTHORS_DEEP_RUN,
+    BOOK_CPU_SEED_RUN,
     AUTHORS_EVAL_EVERY,
     GLOBAL_STREAM,
     HELD_OUT_OFFSET,
@@ -187,6 +188,7 @@ __all__ = [
     "DYNAMICS",
     "RECORD_DYNAMICS",
     "AUTHORS_DEEP_RUN",
+    "BOOK_CPU_SEED_RUN",
     "AUTHORS_EVAL_EVERY",
     "GLOBAL_STREAM",
     "HELD_OUT_OFFSET",
