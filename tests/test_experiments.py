@@ -21,6 +21,7 @@ from attnlib.dynamics.experiments import (  # noqa: E402
     heldout_curves,
     heldout_metrics,
     loss_along,
+    gradient_shares,
     matched_sgd_rate,
     paired_speedups,
     run_specs,
@@ -147,6 +148,14 @@ def test_matched_rates():
         matched_sgd_rate(p, task.X, task.y, em, match="norm")
     with pytest.raises(TypeError, match="lrs"):
         matched_sgd_rate(p, task.X, task.y, 0.01)
+    shares = gradient_shares(p, task.X, task.y)
+    assert list(shares) == list(rates) and sum(shares.values()) == pytest.approx(1, abs=1e-12)
+    for k in sq:
+        assert shares[k] == pytest.approx(sq[k] / sum(sq.values()), rel=1e-12)
+    # the matched first-order decrease is the shares' mean of the rates
+    assert decrease == pytest.approx(sum(rates[k] * shares[k] for k in rates), rel=1e-9)
+    with pytest.raises(TypeError, match="params"):
+        gradient_shares(p.as_dict(), task.X, task.y)
 
 
 @pytest.mark.parametrize("direction", [("W_V",), ("W_Q", "W_K", "W_V", "W_O")])

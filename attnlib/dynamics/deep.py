@@ -79,7 +79,6 @@ AUTHORS_DEEP_RUN = {
     "H_min": 1.8292,
     "final_train_loss": 0.10,  # about; the script prints the training loss every 500 steps
     "cpu_20_steps": {"script": 44.7, "attnlib": 42.4, "where": "2-core CPU, shared"},
-    "cpu_seconds_per_step_busy": 2.9,  # an earlier measurement of the script, other jobs running
     # seed 42, a 20-step run at full size on a CPU (its cosine spans the 20 steps): held-out loss,
     # as the script measures it (dropout on) and with dropout off
     "seed42_20_steps_held_out": {"dropout on": 1.9483, "dropout off": 1.9421},

@@ -450,23 +450,51 @@ def matched_sgd_rate(params: Params, X, y, lrs: LearningRates, *, match: str = "
     True
     """
 
-    if not isinstance(params, Params):
-        raise TypeError(f"params must be an attnlib.Params, got {type(params).__name__}")
     if not isinstance(lrs, LearningRates):
         raise TypeError(f"lrs must be a LearningRates, got {type(lrs).__name__}")
     if match not in ("length", "decrease"):
         raise ValueError(f"match must be 'length' or 'decrease', got {match!r}")
-    grads = backward(params, forward(params, X), y)
     rates = lrs.as_dict()
-    sq = {name: float(np.sum(getattr(grads, name) ** 2)) for name in rates}  # ||dL/dW||^2
+    sq = _squared_gradient_norms(params, X, y)
     total = sum(sq.values())
-    if total == 0.0:
-        raise ValueError("every gradient is zero at params: no step to match")
     if match == "length":
         eta = float(np.sqrt(sum(rates[n] ** 2 * sq[n] for n in rates) / total))
     else:
         eta = float(sum(rates[n] * sq[n] for n in rates) / total)
     return round(eta, 12)  # an exact rate when all rates are equal (0.02, not 0.020000000000000004)
+
+
+def gradient_shares(params: Params, X, y) -> dict[str, float]:
+    r"""Each matrix's share :math:`\lVert g_W\rVert^2 / \sum_{W'} \lVert g_{W'}\rVert^2` of the squared gradient norm at ``params``.
+
+    By eq. ``sticky-first-order`` (chapter 8), multiplying the rates of some matrices by
+    :math:`r` multiplies the first-order decrease of a step by :math:`1 + (r - 1) \times`
+    their summed share. Keys ``W_Q, W_K, W_V, W_O``, in that order; float64 gradients
+    (:func:`attnlib.backward`).
+
+    Examples
+    --------
+    >>> from attnlib import init_params
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((9, 4)); y = rng.integers(0, 3, 9); p = init_params(4, 3, 2, 3, scale=0.5, rng=1)
+    >>> shares = gradient_shares(p, X, y)
+    >>> list(shares), round(sum(shares.values()), 12)
+    (['W_Q', 'W_K', 'W_V', 'W_O'], 1.0)
+    """
+    sq = _squared_gradient_norms(params, X, y)
+    total = sum(sq.values())
+    return {name: v / total for name, v in sq.items()}
+
+
+def _squared_gradient_norms(params: Params, X, y) -> dict[str, float]:
+    """``||dL/dW||^2`` of every matrix at ``params`` (float64); an error if every gradient is zero."""
+    if not isinstance(params, Params):
+        raise TypeError(f"params must be an attnlib.Params, got {type(params).__name__}")
+    grads = backward(params, forward(params, X), y)
+    sq = {name: float(np.sum(getattr(grads, name) ** 2)) for name in ("W_Q", "W_K", "W_V", "W_O")}
+    if sum(sq.values()) == 0.0:
+        raise ValueError("every gradient is zero at params: no share and no step to match")
+    return sq
 
 
 def loss_along(params: Params, X, y, direction: Mapping[str, np.ndarray], *, causal: bool = True):

@@ -178,7 +178,7 @@ def _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds=N
         inputs = list(W.values()) + ([out["scores"]] if want_s else []) + ([out["V"]] if want_v else [])
         grads = torch.autograd.grad(out["losses"].sum(), inputs)
         losses[:, t] = host(out["losses"])
-        _raise_if_diverged(checked, losses[:, t], first_step=t)
+        _raise_if_diverged(checked, t, losses=losses[:, t])
         if "attn_entropy" in extras:
             # H(alpha_i) = LSE(s_i) - sum_j alpha_ij s_ij, and LSE(s_i) = max_j s_ij - log max_j alpha_ij
             with torch.no_grad():
@@ -211,7 +211,7 @@ def _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds=N
         logits = host(last["logits"])  # (B, N, C)
         if "attn_change" in extras and steps > 0:
             extras["attn_change"][:, steps - 1] = _rms_rows(last["attn"] @ Xt[:, None] - read)
-    _raise_if_diverged(checked, np.empty((len(checked), 0)), first_step=steps, after=logits)
+    _raise_if_diverged(checked, steps, final=logits)
     final = {name: host(w) for name, w in W.items()}  # each (B, ...)
     histories = []
     for b, (X, y, params, lrs) in enumerate(checked):
@@ -234,13 +234,13 @@ def _train_batch(checked, spec, steps, causal, record, progress, dropout_seeds=N
     return tuple(histories)
 
 
-def _raise_if_diverged(checked, losses: np.ndarray, *, first_step: int, after=None) -> None:
-    """:func:`~attnlib.head.training.raise_if_diverged` for every run: ``losses`` (B,) at ``first_step``, or ``after`` (B, ...)."""
-    if np.isfinite(losses).all() and (after is None or np.isfinite(after).all()):
+def _raise_if_diverged(checked, step: int, *, losses=None, final=None) -> None:
+    """:func:`~attnlib.head.training.raise_if_diverged` for every run: its loss ``losses[b]`` at ``step``, or its ``final[b]`` logits."""
+    if (losses is None or np.isfinite(losses).all()) and (final is None or np.isfinite(final).all()):
         return
     for b, (*_, lrs) in enumerate(checked):
-        raise_if_diverged(f"problems[{b}]", lrs, losses[b], first_step=first_step,
-                          after=() if after is None else (after[b],), run=b)  # fmt: skip
+        raise_if_diverged(f"problems[{b}]", lrs, () if losses is None else losses[b], first_step=step,
+                          after=() if final is None else (final[b],), run=b)  # fmt: skip
 
 
 def _rms_rows(delta) -> np.ndarray:
